@@ -1,0 +1,54 @@
+# The developer interface. `make help` lists the targets; CI runs `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export UV_PYTHON ?= 3.11
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv: ## Install uv into the current Python if it is missing
+	@$(PYTHON) -c 'import uv' 2>/dev/null || $(PYTHON) -m pip install --quiet --disable-pip-version-check 'uv>=0.5'
+
+.PHONY: install
+install: uv ## Create .venv with every workspace member (builds the Rust core in release mode)
+	$(UV) sync --all-packages --locked
+
+.PHONY: run
+run: install ## Set up, then create a wallet (asks for a password) and print its first address
+	$(UV) run citrate wallet create
+
+.PHONY: test-deps
+test-deps: ## System packages the tests use (GNOME Keyring for the real-keychain test)
+	@bash scripts/test-deps.sh
+
+.PHONY: native-test
+native-test: ## cargo test of the Rust core against tests/vectors
+	cd native && cargo test --release --locked -p citrate-core
+
+.PHONY: lint
+lint: install ## ruff, mypy, and stubtest of the native stubs
+	$(UV) run ruff check packages tests native/python
+	$(UV) run ruff format --check packages tests native/python
+	$(UV) run mypy
+	$(UV) run python -m mypy.stubtest citrate_native._core
+
+.PHONY: pytest
+pytest: install ## The pytest suite (benchmarks off)
+	HF_HUB_OFFLINE=1 $(UV) run pytest -q
+
+.PHONY: test
+test: install test-deps native-test lint pytest ## Everything CI runs
+
+.PHONY: bench
+bench: install ## The benchmark suite (compares against eth-account, bip_utils, hashlib)
+	$(UV) run pytest tests/bench --benchmark-enable -s -q
+
+.PHONY: fmt
+fmt: install ## Format Python and Rust
+	$(UV) run ruff format packages tests native/python
+	$(UV) run ruff check --fix packages tests native/python
+	cd native && cargo fmt

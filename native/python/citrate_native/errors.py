@@ -1,0 +1,104 @@
+"""Exceptions raised by ``citrate_native``.
+
+Python owns this tree; the Rust extension raises these classes (``import_exception!``).
+Every library error is also a builtin: ``CitrateValueError`` derives from ``ValueError``.
+Messages never contain a secret, except the single unknown word of a mnemonic.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CitrateError",
+    "CitrateValueError",
+    "DerivationError",
+    "InvalidAddressError",
+    "InvalidKeyError",
+    "KeystoreError",
+    "KeystoreFormatError",
+    "KeystoreMacError",
+    "KeystoreVersionError",
+    "MnemonicChecksumError",
+    "MnemonicError",
+    "MnemonicUnknownWordError",
+    "MnemonicWordCountError",
+]
+
+
+class CitrateError(Exception):
+    """Base class of every Citrate error."""
+
+
+class CitrateValueError(CitrateError, ValueError):
+    """A value (phrase, path, key, address, keystore, ...) was rejected."""
+
+
+class MnemonicError(CitrateValueError):
+    """A BIP39 mnemonic or its entropy is invalid."""
+
+
+class MnemonicWordCountError(MnemonicError):
+    """The mnemonic does not have 12, 15, 18, 21 or 24 words.
+
+    Attributes:
+        count: The number of words found (or requested).
+    """
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+    def __reduce__(self) -> tuple[type[MnemonicWordCountError], tuple[str, int]]:
+        return (type(self), (str(self), self.count))
+
+
+class MnemonicUnknownWordError(MnemonicError):
+    """A word is not in the BIP39 English wordlist.
+
+    Attributes:
+        position: 1-based position of the word in the phrase.
+        word: The offending word (the only part of a phrase ever shown).
+        suggestions: Up to three close valid words, best first.
+    """
+
+    def __init__(self, message: str, position: int, word: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.position = position
+        self.word = word
+        self.suggestions = list(suggestions)
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[MnemonicUnknownWordError], tuple[str, int, str, list[str]]]:
+        return (type(self), (str(self), self.position, self.word, self.suggestions))
+
+
+class MnemonicChecksumError(MnemonicError):
+    """Every word is valid but the BIP39 checksum does not match."""
+
+
+class DerivationError(CitrateValueError):
+    """Invalid seed, derivation path, index or address count."""
+
+
+class InvalidKeyError(CitrateValueError):
+    """A private key is not a valid secp256k1 secret."""
+
+
+class InvalidAddressError(CitrateValueError):
+    """An address is malformed or fails its EIP-55 checksum."""
+
+
+class KeystoreError(CitrateValueError):
+    """A keystore cannot be used (also: unacceptable KDF parameters, address mismatch)."""
+
+
+class KeystoreVersionError(KeystoreError):
+    """The keystore is not version 3."""
+
+
+class KeystoreMacError(KeystoreError):
+    """Wrong password, or the keystore is corrupted (MAC mismatch)."""
+
+
+class KeystoreFormatError(KeystoreError):
+    """The keystore is malformed: bad JSON, a missing or invalid field, unsupported kdf/cipher."""

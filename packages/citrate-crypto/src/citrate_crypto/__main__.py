@@ -1,0 +1,5 @@
+"""`python -m citrate_crypto` runs the `citrate` command."""
+
+from citrate_crypto._entry import main
+
+main()

@@ -1,0 +1,36 @@
+"""Each workspace member installs with plain pip in a clean virtual environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    # citrate-native is not on an index yet, so it is named beside citrate-crypto; pip builds
+    # both from source (maturin compiles the Rust core) in build isolation.
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         str(ROOT / "native"), str(ROOT / "packages" / "citrate-crypto")],
+        check=True, timeout=1800,
+    )  # fmt: skip
+    derived = subprocess.run(
+        [str(env_dir / "bin" / "citrate"), "wallet", "derive", "--count", "2"],
+        input="test test test test test test test test test test test junk\n",
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert derived.stdout.split() == [
+        "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+        "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    ]
+    assert sys.prefix != str(env_dir)
