@@ -175,6 +175,7 @@ def create(
             title=f"Your {words}-word recovery phrase — shown this once",
             subtitle="write it down on paper, in order; anyone with it controls your funds",
             border_style="yellow",
+            expand=False,
         )
     )
     out.print(f"First address: [bold]{new.address}[/]")
@@ -252,9 +253,14 @@ def list_(
             )
         )
         return
-    table = Table("#", "address", "label", "kind", "path")
-    for i, a in enumerate(accounts):
-        table.add_row(str(i), a.address, a.label, a.kind, a.path or "")
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    # Addresses and paths are copied by hand: never cut them short; labels may wrap.
+    table.add_column("address", no_wrap=True, min_width=42)
+    table.add_column("path", no_wrap=True, min_width=16)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("label", overflow="fold", min_width=10)
+    for a in accounts:
+        table.add_row(a.address, a.path or "", a.kind, a.label)
     out.print(table)
     if not wallet.backup_verified:
         out.print("[yellow]Backup not verified:[/] run citrate wallet verify-backup")
