@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import random
 import stat
@@ -41,7 +42,7 @@ def test_create_returns_phrase_once_and_seals_it(wallet: Wallet) -> None:
     words = new.mnemonic.split()
     # Single words may occur by chance ("check" and "salt" are BIP39 words and field names);
     # any two neighbouring words in the file would be the phrase in the clear.
-    for pair in zip(words, words[1:], strict=False):
+    for pair in itertools.pairwise(words):
         assert " ".join(pair) not in raw
     assert GOOD_PASSWORD not in raw
     assert [a.address for a in wallet.accounts()] == [new.address]
