@@ -55,7 +55,15 @@ fn hmac_split(key: &[u8], parts: &[&[u8]]) -> (Zeroizing<[u8; 32]>, Zeroizing<[u
 
 /// parse256(IL) as a scalar, or None when IL >= n (BIP32: the key is invalid).
 fn scalar_from_il(il: &[u8; 32]) -> Option<Scalar> {
-    Option::from(Scalar::from_repr(FieldBytes::from(*il)))
+    // IL is (part of) a child secret; the FieldBytes copy is zeroized like IL itself.
+    let repr = Zeroizing::new(FieldBytes::from(*il));
+    Option::from(Scalar::from_repr(*repr))
+}
+
+/// The 32-byte big-endian encoding of a secret scalar, zeroized on drop (`to_repr` returns a
+/// plain `FieldBytes` that would otherwise be left on the stack).
+fn secret_repr(secret: &NonZeroScalar) -> Zeroizing<FieldBytes> {
+    Zeroizing::new(secret.to_repr())
 }
 
 fn index_str(index: u32) -> String {
@@ -232,7 +240,7 @@ impl ExtendedPrivateKey {
         let index_bytes = index.to_be_bytes();
         let (il, ir) = if index >= HARDENED {
             let mut secret = Zeroizing::new([0u8; 33]);
-            secret[1..].copy_from_slice(&self.secret.to_repr());
+            secret[1..].copy_from_slice(&secret_repr(&self.secret));
             hmac_split(self.chain_code.as_slice(), &[secret.as_slice(), &index_bytes])
         } else {
             hmac_split(self.chain_code.as_slice(), &[&compressed(&public), &index_bytes])
@@ -278,7 +286,7 @@ impl ExtendedPrivateKey {
     /// Base58check `xprv…` serialization (mainnet version bytes).
     pub fn to_xprv(&self) -> String {
         let mut key = Zeroizing::new([0u8; 33]);
-        key[1..].copy_from_slice(&self.secret.to_repr());
+        key[1..].copy_from_slice(&secret_repr(&self.secret));
         serialize(XPRV_VERSION, &self.meta, &self.chain_code, &key)
     }
 }

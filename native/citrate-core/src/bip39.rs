@@ -66,11 +66,25 @@ pub fn mnemonic_from_entropy(entropy: &[u8]) -> Result<Zeroizing<String>> {
     Ok(phrase)
 }
 
+/// NFKD of a secret (phrase or passphrase) after `prefix`, in a zeroized buffer allocated once at
+/// its final size: `collect::<String>()` would grow by reallocation and leave earlier copies of
+/// the secret in freed memory, and the unnamed temporary itself would never be zeroized.
+fn nfkd_zeroizing(prefix: &str, text: &str) -> Zeroizing<String> {
+    let len = prefix.len() + text.nfkd().map(char::len_utf8).sum::<usize>();
+    let mut out = Zeroizing::new(String::with_capacity(len));
+    out.push_str(prefix);
+    out.extend(text.nfkd());
+    out
+}
+
 /// Normalise a phrase: NFKD, lowercase, words separated by single spaces.
 fn normalize_phrase(phrase: &str) -> Zeroizing<String> {
-    let nfkd = Zeroizing::new(phrase.nfkd().collect::<String>().to_lowercase());
-    let mut out = Zeroizing::new(String::with_capacity(nfkd.len()));
-    for (i, word) in nfkd.split_whitespace().enumerate() {
+    let nfkd = nfkd_zeroizing("", phrase);
+    // `str::to_lowercase` allocates its result at the input's size; it only reallocates when
+    // lowercasing lengthens the text (a few non-ASCII letters, never a BIP39 word).
+    let lower = Zeroizing::new(nfkd.to_lowercase());
+    let mut out = Zeroizing::new(String::with_capacity(lower.len()));
+    for (i, word) in lower.split_whitespace().enumerate() {
         if i > 0 {
             out.push(' ');
         }
@@ -181,9 +195,7 @@ fn levenshtein(a: &[char], b: &str) -> usize {
 ///
 /// Does not validate the phrase; use [`mnemonic_to_seed`] for user input.
 pub fn seed_from_normalized(normalized_phrase: &str, passphrase: &str) -> Zeroizing<[u8; 64]> {
-    let mut salt = Zeroizing::new(String::with_capacity(8 + passphrase.len()));
-    salt.push_str("mnemonic");
-    salt.extend(passphrase.nfkd());
+    let salt = nfkd_zeroizing("mnemonic", passphrase);
     let mut seed = Zeroizing::new([0u8; 64]);
     pbkdf2::pbkdf2_hmac::<Sha512>(
         normalized_phrase.as_bytes(),
@@ -312,5 +324,24 @@ mod tests {
         let a = mnemonic_to_seed(ABANDON_ABOUT, "caf\u{e9}").unwrap();
         let b = mnemonic_to_seed(ABANDON_ABOUT, "cafe\u{301}").unwrap();
         assert_eq!(a.as_slice(), b.as_slice());
+    }
+
+    #[test]
+    fn nfkd_buffer_is_allocated_once_at_its_final_size() {
+        // NFKD lengthens these (é -> e + U+0301, ﬁ -> fi, ① -> 1); a buffer grown by
+        // reallocation would leave copies of the secret behind.
+        for text in [
+            "",
+            "abandon",
+            "caf\u{e9}",
+            "\u{fb01}\u{2460}\u{e9}\u{e9}\u{e9}",
+            &"\u{e9}".repeat(500),
+        ] {
+            let out = nfkd_zeroizing("mnemonic", text);
+            let expected: String = "mnemonic".chars().chain(text.nfkd()).collect();
+            assert_eq!(out.as_str(), expected);
+            assert_eq!(out.capacity(), out.len(), "{text}");
+        }
+        assert_eq!(normalize_phrase("  CAF\u{c9}\tabandon ").as_str(), "cafe\u{301} abandon");
     }
 }

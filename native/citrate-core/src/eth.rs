@@ -96,7 +96,12 @@ impl PrivateKey {
 
     /// The 32-byte big-endian secret. Handle with care: callers must not log or keep it.
     pub fn to_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        zeroize::Zeroizing::new(self.key.to_bytes().into())
+        // `SigningKey::to_bytes` returns a plain `FieldBytes`; hold it in `Zeroizing` too, so
+        // that no copy of the secret outlives this call.
+        let repr = zeroize::Zeroizing::new(self.key.to_bytes());
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(repr.as_slice());
+        out
     }
 
     /// The 65-byte uncompressed SEC1 public key (`0x04 || x || y`).

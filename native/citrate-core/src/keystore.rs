@@ -15,8 +15,17 @@ type Aes128Ctr = ctr::Ctr128BE<Aes128>;
 
 /// Most memory a scrypt keystore may ask for (128 * r * n bytes): 1 GiB.
 pub const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
-/// Most PBKDF2 iterations accepted, so that a hostile file cannot hang the process for minutes.
-pub const MAX_PBKDF2_ITERATIONS: u32 = 100_000_000;
+/// Largest scrypt parallelism `p` accepted. Keystores in the wild use 1 (geth, eth-account) or 8
+/// (the Web3 Secret Storage example); scrypt allocates `128 * r * p` bytes up front and runs `p`
+/// times, so an unbounded `p` lets a hostile file abort the process or hang it for hours.
+pub const MAX_SCRYPT_P: u32 = 16;
+/// Most scrypt work accepted, measured as `128 * n * r * p` bytes mixed: 1 GiB, a few seconds.
+/// The geth default (n=2^18, r=8, p=1) and the Web3 Secret Storage vector (n=2^18, r=1, p=8)
+/// both need 256 MiB.
+pub const MAX_SCRYPT_WORK: u64 = 1 << 30;
+/// Most PBKDF2 iterations accepted (geth and eth-account write 262144), so that a hostile file
+/// cannot hang the process: 10^7 rounds of HMAC-SHA256 take a few seconds.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
 /// Key derivation function and parameters for a new keystore.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,20 +55,36 @@ impl Default for Kdf {
 
 impl Kdf {
     /// Build a KDF from its keystore name (`scrypt` or `pbkdf2`) and loosely typed parameters,
-    /// as a binding receives them; out-of-range values are [`Error::KeystoreKdfParams`].
+    /// as a binding receives them; out-of-range or too costly values (see [`Kdf::check`]) are
+    /// [`Error::KeystoreKdfParams`].
     pub fn from_name(name: &str, iterations: i128, n: i128, r: i128, p: i128) -> Result<Self> {
         let bad =
             |what: &str, v: i128| Error::KeystoreKdfParams(format!("{what} `{v}` is out of range"));
-        match name {
-            "scrypt" => Ok(Self::Scrypt {
+        let kdf = match name {
+            "scrypt" => Self::Scrypt {
                 n: u64::try_from(n).map_err(|_| bad("scrypt n", n))?,
                 r: u32::try_from(r).map_err(|_| bad("scrypt r", r))?,
                 p: u32::try_from(p).map_err(|_| bad("scrypt p", p))?,
-            }),
-            "pbkdf2" => Ok(Self::Pbkdf2 {
+            },
+            "pbkdf2" => Self::Pbkdf2 {
                 c: u32::try_from(iterations).map_err(|_| bad("pbkdf2 iterations", iterations))?,
-            }),
-            other => Err(Error::KeystoreUnsupportedKdf(other.chars().take(40).collect())),
+            },
+            other => return Err(Error::KeystoreUnsupportedKdf(other.chars().take(40).collect())),
+        };
+        // Refuse costly parameters here too, so that a caller learns before doing anything else.
+        kdf.check()?;
+        Ok(kdf)
+    }
+
+    /// Check that the parameters are valid and within the cost limits ([`MAX_SCRYPT_P`],
+    /// [`MAX_SCRYPT_MEMORY`], [`MAX_SCRYPT_WORK`], [`MAX_PBKDF2_ITERATIONS`]).
+    ///
+    /// Cheap: nothing is allocated or derived, so a hostile keystore is refused before the KDF
+    /// runs.
+    pub fn check(&self) -> Result<()> {
+        match *self {
+            Self::Scrypt { n, r, p } => scrypt_params(n, r, p).map(drop),
+            Self::Pbkdf2 { c } => check_pbkdf2(c),
         }
     }
 }
@@ -75,11 +100,35 @@ fn scrypt_params(n: u64, r: u32, p: u32) -> Result<scrypt::Params> {
             "scrypt `r` and `p` must be positive, got `r={r}`, `p={p}`"
         )));
     }
+    // Every bound is checked here in wide integers, before `scrypt::Params::new`: its own
+    // `r * p` check is a u32 multiplication that wraps in release builds, and scrypt allocates
+    // `128 * r * p` bytes before it looks at anything else, which aborts the process (not an
+    // error) when the allocation fails.
+    if p > MAX_SCRYPT_P {
+        return Err(Error::KeystoreKdfParams(format!(
+            "scrypt `p={p}` is above the limit of {MAX_SCRYPT_P}"
+        )));
+    }
+    let rp = u64::from(r) * u64::from(p);
+    if rp >= 1 << 30 {
+        return Err(Error::KeystoreKdfParams(format!(
+            "scrypt `r={r}`, `p={p}`: `r * p` must be below 2^30 (1073741824)"
+        )));
+    }
     let memory = 128u128 * u128::from(r) * u128::from(n);
     if memory > u128::from(MAX_SCRYPT_MEMORY) {
         return Err(Error::KeystoreKdfParams(format!(
-            "scrypt `n={n}`, `r={r}` needs {} MiB of memory; the limit is 1024 MiB",
-            memory >> 20
+            "scrypt `n={n}`, `r={r}` needs {} MiB of memory; the limit is {} MiB",
+            memory >> 20,
+            MAX_SCRYPT_MEMORY >> 20
+        )));
+    }
+    let work = memory * u128::from(p);
+    if work > u128::from(MAX_SCRYPT_WORK) {
+        return Err(Error::KeystoreKdfParams(format!(
+            "scrypt `n={n}`, `r={r}`, `p={p}` needs 128*n*r*p = {} MiB of work; the limit is {} MiB",
+            work >> 20,
+            MAX_SCRYPT_WORK >> 20
         )));
     }
     let log_n = n.trailing_zeros() as u8;
@@ -101,6 +150,7 @@ fn derive_key(password: &[u8], salt: &[u8], kdf: Kdf) -> Result<Zeroizing<[u8; 3
     let mut dk = Zeroizing::new([0u8; 32]);
     match kdf {
         Kdf::Scrypt { n, r, p } => {
+            // scrypt_params enforces every cost limit before scrypt allocates anything.
             let params = scrypt_params(n, r, p)?;
             scrypt::scrypt(password, salt, &params, dk.as_mut())
                 .map_err(|e| Error::KeystoreKdfParams(format!("scrypt: {e}")))?;
@@ -465,5 +515,202 @@ mod tests {
         let err =
             encrypt_keystore(&key(), "pw", Kdf::Scrypt { n: 1 << 21, r: 8, p: 1 }).unwrap_err();
         assert!(err.to_string().contains("2048 MiB"), "{err}");
+    }
+
+    /// Decrypt `json`, insisting that it fails with `KeystoreKdfParams` well within a second:
+    /// the limits must be enforced before scrypt allocates or PBKDF2 iterates.
+    fn kdf_refused_fast(json: &str) -> String {
+        let start = std::time::Instant::now();
+        let err = decrypt_keystore(json, "pw").unwrap_err();
+        assert!(start.elapsed() < std::time::Duration::from_millis(500), "slow: {err}");
+        assert!(matches!(err, Error::KeystoreKdfParams(_)), "{err}");
+        err.to_string()
+    }
+
+    fn scrypt_file(n: u64, r: u64, p: u64) -> String {
+        let text = encrypt_keystore(&key(), "pw", FAST).unwrap();
+        edit(&text, |v| {
+            v["crypto"]["kdfparams"]["n"] = json!(n);
+            v["crypto"]["kdfparams"]["r"] = json!(r);
+            v["crypto"]["kdfparams"]["p"] = json!(p);
+        })
+    }
+
+    #[test]
+    fn rejects_huge_scrypt_p_without_allocating() {
+        // Before the limit: "memory allocation of 137438953344 bytes failed", abort.
+        let msg = kdf_refused_fast(&scrypt_file(2, 1, (1 << 30) - 1));
+        assert!(msg.contains("`p=1073741823`") && msg.contains("limit of 16"), "{msg}");
+        // Before the limit: ten seconds of scrypt (p=2^20 took ~45 minutes).
+        let msg = kdf_refused_fast(&scrypt_file(1024, 8, 4096));
+        assert!(msg.contains("`p=4096`") && msg.contains("limit of 16"), "{msg}");
+        let msg = kdf_refused_fast(&scrypt_file(2, 1, 17));
+        assert!(msg.contains("`p=17`"), "{msg}");
+        assert!(Kdf::Scrypt { n: 2, r: 1, p: 16 }.check().is_ok());
+        // The encrypt path (and so the Python binding) is refused before any derivation too.
+        let err = Kdf::from_name("scrypt", 0, 2, 1, (1 << 30) - 1).unwrap_err();
+        assert!(err.to_string().contains("limit of 16"), "{err}");
+        let err = encrypt_keystore(&key(), "pw", Kdf::Scrypt { n: 2, r: 1, p: u32::MAX });
+        assert!(matches!(err, Err(Error::KeystoreKdfParams(_))), "{err:?}");
+    }
+
+    #[test]
+    fn rejects_huge_scrypt_r_times_p() {
+        // r * p = 2^30 exactly; in u32 arithmetic (scrypt's own check) 2^32-1 * 16 wraps.
+        let msg = kdf_refused_fast(&scrypt_file(2, 1 << 28, 4));
+        assert!(msg.contains("`r * p` must be below 2^30"), "{msg}");
+        let msg = kdf_refused_fast(&scrypt_file(2, u64::from(u32::MAX), 16));
+        assert!(msg.contains("`r * p` must be below 2^30"), "{msg}");
+        let err = Kdf::from_name("scrypt", 0, 2, i128::from(u32::MAX), 16).unwrap_err();
+        assert!(err.to_string().contains("`r * p`"), "{err}");
+        // r beyond u32 is a field error, not a truncation.
+        let text = scrypt_file(2, 1 << 32, 1);
+        let err = decrypt_keystore(&text, "pw").unwrap_err();
+        assert!(
+            matches!(err, Error::KeystoreInvalidField { ref field, .. } if field == "crypto.kdfparams.r"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_excessive_scrypt_work() {
+        // 256 MiB of memory but 128 * n * r * p = 4 GiB of mixing.
+        let msg = kdf_refused_fast(&scrypt_file(1 << 18, 8, 16));
+        assert!(msg.contains("4096 MiB of work") && msg.contains("limit is 1024 MiB"), "{msg}");
+        let msg = kdf_refused_fast(&scrypt_file(1 << 20, 8, 2));
+        assert!(msg.contains("2048 MiB of work"), "{msg}");
+        let err = Kdf::from_name("scrypt", 0, 1 << 18, 8, 16).unwrap_err();
+        assert!(err.to_string().contains("of work"), "{err}");
+        // Right at the limits, and what real keystores use, is accepted.
+        for (n, r, p) in [
+            (1 << 18, 8, 1),
+            (1 << 18, 1, 8),
+            (1 << 20, 8, 1),
+            (1 << 18, 8, 4),
+            (1 << 19, 1, 16),
+            (2, 1 << 22, 1),
+        ] {
+            assert!(Kdf::Scrypt { n, r, p }.check().is_ok(), "n={n} r={r} p={p}");
+        }
+        assert!(Kdf::Scrypt { n: 1 << 18, r: 8, p: 5 }.check().is_err());
+    }
+
+    #[test]
+    fn pbkdf2_iterations_are_capped_at_ten_million() {
+        assert_eq!(MAX_PBKDF2_ITERATIONS, 10_000_000);
+        let text = encrypt_keystore(&key(), "pw", Kdf::Pbkdf2 { c: 1000 }).unwrap();
+        for c in [0u64, 10_000_001, 100_000_000, u64::from(u32::MAX)] {
+            let msg = kdf_refused_fast(&edit(&text, |v| v["crypto"]["kdfparams"]["c"] = json!(c)));
+            assert!(msg.contains(&format!("`c={c}`")) && msg.contains("10000000"), "{msg}");
+        }
+        assert!(Kdf::Pbkdf2 { c: 10_000_000 }.check().is_ok());
+        assert!(Kdf::Pbkdf2 { c: 262_144 }.check().is_ok());
+        assert!(Kdf::from_name("pbkdf2", 10_000_001, 0, 0, 0).is_err());
+        assert!(Kdf::from_name("pbkdf2", -1, 0, 0, 0).is_err());
+        assert!(Kdf::from_name("pbkdf2", i128::MAX, 0, 0, 0).is_err());
+    }
+
+    #[test]
+    fn from_name_rejects_out_of_range_numbers() {
+        for (n, r, p) in [(-1, 8, 1), (1 << 64, 8, 1), (1024, -8, 1), (1024, 8, -1), (1024, 8, 0)] {
+            let err = Kdf::from_name("scrypt", 0, n, r, p).unwrap_err();
+            assert!(matches!(err, Error::KeystoreKdfParams(_)), "{err}");
+        }
+        assert_eq!(Kdf::from_name("scrypt", 0, 1024, 8, 1).unwrap(), FAST);
+    }
+
+    /// Absurd kdfparams (wrong JSON types, negatives, floats, out-of-range integers) are errors,
+    /// never panics, and are reported before any key derivation.
+    #[test]
+    fn absurd_kdfparams_are_errors_not_panics() {
+        let scrypt = encrypt_keystore(&key(), "pw", FAST).unwrap();
+        let pbkdf2 = encrypt_keystore(&key(), "pw", Kdf::Pbkdf2 { c: 1000 }).unwrap();
+        let absurd = [
+            json!(-1),
+            json!(-1.0),
+            json!(1.5),
+            json!(1024.0),
+            json!(1e300),
+            json!(f64::MIN),
+            json!("1024"),
+            json!("0x400"),
+            json!(null),
+            json!(true),
+            json!([1024]),
+            json!({"n": 1024}),
+            // 2^64 and 10^40 do not fit any Rust integer; serde_json reads them as floats.
+            serde_json::from_str::<Value>("18446744073709551616").unwrap(),
+            serde_json::from_str::<Value>("10000000000000000000000000000000000000000").unwrap(),
+            json!(i64::MIN),
+        ];
+        for (text, fields) in [(&scrypt, &["n", "r", "p", "dklen"][..]), (&pbkdf2, &["c", "dklen"])]
+        {
+            for field in fields {
+                for value in &absurd {
+                    let json = edit(text, |v| v["crypto"]["kdfparams"][*field] = value.clone());
+                    let start = std::time::Instant::now();
+                    let err = decrypt_keystore(&json, "pw").unwrap_err();
+                    assert!(start.elapsed() < std::time::Duration::from_millis(500));
+                    assert!(
+                        matches!(err, Error::KeystoreInvalidField { field: ref f, .. } if *f == format!("crypto.kdfparams.{field}")),
+                        "{field}={value}: {err}"
+                    );
+                }
+            }
+        }
+        // Integers of the right type but impossible values.
+        for (field, value) in [
+            ("n", 0),
+            ("n", 1),
+            ("n", 3),
+            ("n", 1000),
+            ("n", (1 << 63) + 1),
+            ("n", 1 << 63),
+            ("n", u64::MAX),
+            ("r", 0),
+            ("p", 0),
+            ("p", u64::from(u32::MAX)),
+        ] {
+            kdf_refused_fast(&edit(&scrypt, |v| v["crypto"]["kdfparams"][field] = json!(value)));
+        }
+        for dklen in [0u64, 1, 31] {
+            let json = edit(&scrypt, |v| v["crypto"]["kdfparams"]["dklen"] = json!(dklen));
+            let err = decrypt_keystore(&json, "pw").unwrap_err();
+            assert!(matches!(err, Error::KeystoreInvalidField { .. }), "{err}");
+        }
+        // A huge dklen is harmless: only the 32 bytes the cipher and MAC use are derived (the
+        // first 32 bytes of scrypt/PBKDF2 output do not depend on dklen), as geth does.
+        for dklen in [64u64, u64::MAX] {
+            let json = edit(&pbkdf2, |v| v["crypto"]["kdfparams"]["dklen"] = json!(dklen));
+            assert_eq!(decrypt_keystore(&json, "pw").unwrap().address(), key().address());
+        }
+        // Absurd values elsewhere in the file.
+        for (path, value) in [
+            (&["version"][..], json!(3.0)),
+            (&["version"], json!("3")),
+            (&["version"], json!(-3)),
+            (&["crypto", "kdf"], json!(7)),
+            (&["crypto", "kdfparams"], json!([])),
+            (&["crypto", "kdfparams", "salt"], json!(12)),
+            (&["crypto", "kdfparams", "salt"], json!("0xzz")),
+            (&["crypto", "cipherparams", "iv"], json!(1.0)),
+            (&["crypto", "ciphertext"], json!("")),
+            (&["crypto", "ciphertext"], json!("00".repeat(33))),
+            (&["crypto", "mac"], json!("00")),
+            (&["address"], json!(0)),
+            (&["address"], json!("é".repeat(100))),
+        ] {
+            let json = edit(&scrypt, |v| {
+                let mut slot = v;
+                for key in path {
+                    slot = &mut slot[*key];
+                }
+                *slot = value.clone();
+            });
+            assert!(decrypt_keystore(&json, "pw").is_err(), "{path:?}={value}");
+        }
+        for text in ["", "null", "[]", "3", "\"x\"", &"[".repeat(100_000)] {
+            assert!(matches!(decrypt_keystore(text, "pw"), Err(Error::KeystoreJson(_))));
+        }
     }
 }

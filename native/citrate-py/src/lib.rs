@@ -41,8 +41,13 @@ fn validate_mnemonic(phrase: &str) -> PyResult<String> {
     Ok(bip39::validate_mnemonic(phrase).py()?.to_string())
 }
 
-/// Validate a mnemonic and return its 64-byte BIP39 seed.
-#[pyfunction]
+/// Internal: validate a mnemonic and return its 64-byte BIP39 seed (key material).
+///
+/// Not public API and not in `citrate_native.__all__`: the seed is the whole wallet, so Python
+/// code gets key material only through the vault's password-gated export. The only callers are
+/// the known-answer vector tests, the vault's export, and the legacy-migration and benchmark
+/// code in `citrate_crypto`.
+#[pyfunction(name = "_mnemonic_to_seed")]
 #[pyo3(signature = (phrase, passphrase = ""))]
 fn mnemonic_to_seed<'py>(
     py: Python<'py>,
@@ -124,6 +129,12 @@ impl HdWallet {
         Ok(self.inner.derive(&path).py()?.public().to_xpub())
     }
 
+    /// Internal: the `xprv…` extended private key at `path` (key material).
+    ///
+    /// Not public API: Python code gets key material only through the vault's password-gated
+    /// export. The only callers are the known-answer vector tests, the vault's export, and the
+    /// legacy-migration and benchmark code in `citrate_crypto`.
+    #[pyo3(name = "_extended_private_key")]
     fn extended_private_key(&self, path: &str) -> PyResult<String> {
         let path: citrate_core::DerivationPath = path.parse().py()?;
         Ok(self.inner.derive(&path).py()?.to_xprv())
@@ -161,7 +172,13 @@ impl PrivateKey {
         Ok(PyBytes::new(py, &self.inner.sign_hash(digest).py()?))
     }
 
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+    /// Internal: the 32-byte big-endian secret (key material).
+    ///
+    /// Not public API: Python code gets key material only through the vault's password-gated
+    /// export. The only callers are the known-answer vector tests, the vault's export, and the
+    /// legacy-migration and benchmark code in `citrate_crypto`.
+    #[pyo3(name = "_secret_bytes")]
+    fn secret_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, self.inner.to_bytes().as_ref())
     }
 
@@ -172,19 +189,16 @@ impl PrivateKey {
         py: Python<'_>,
         password: &str,
         kdf: &str,
-        iterations: i64,
-        scrypt_n: i64,
-        scrypt_r: i64,
-        scrypt_p: i64,
+        iterations: i128,
+        scrypt_n: i128,
+        scrypt_r: i128,
+        scrypt_p: i128,
     ) -> PyResult<String> {
-        let kdf = citrate_core::Kdf::from_name(
-            kdf,
-            iterations.into(),
-            scrypt_n.into(),
-            scrypt_r.into(),
-            scrypt_p.into(),
-        )
-        .py()?;
+        // i128 so that an out-of-range int (negative, 2**64, ...) is a `KeystoreError` naming
+        // the parameter rather than PyO3's `OverflowError`. `from_name` also enforces the cost
+        // limits, so nothing is derived for parameters that would exhaust memory or time.
+        let kdf =
+            citrate_core::Kdf::from_name(kdf, iterations, scrypt_n, scrypt_r, scrypt_p).py()?;
         py.detach(|| citrate_core::encrypt_keystore(&self.inner, password, kdf)).py()
     }
 

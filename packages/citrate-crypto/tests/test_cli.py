@@ -194,7 +194,10 @@ def test_keystore_import_export(home: Path, tmp_path: Path) -> None:
     )
     address = EthAccount.from_key(key).address
     assert address in imported.stdout
-    out = tmp_path / "exported.json"
+    outdir = tmp_path / "exports"
+    outdir.mkdir()
+    outdir.chmod(0o755)
+    out = outdir / "exported.json"
     run(
         "wallet",
         "export-keystore",
@@ -208,6 +211,12 @@ def test_keystore_import_export(home: Path, tmp_path: Path) -> None:
         home=home,
     )
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(outdir.stat().st_mode) == 0o755  # the user's directory is left alone
+    exists = run(
+        "wallet", "export-keystore", address, "--out", str(out), "--password-stdin",
+        stdin=f"{GOOD_PASSWORD}\n{OTHER_PASSWORD}\n", home=home, check=False,
+    )  # fmt: skip
+    assert exists.returncode == 2 and "exists" in exists.stderr
     assert (
         "0x" + EthAccount.decrypt(out.read_text(), OTHER_PASSWORD).hex().removeprefix("0x") == key
     )
@@ -251,3 +260,47 @@ def test_data_dir_option_overrides_env(home: Path, tmp_path: Path) -> None:
     assert not (home / "wallet").exists()
     missing = run("wallet", "list", home=home, check=False)
     assert missing.returncode == 1 and "citrate wallet create" in missing.stderr
+
+
+def test_list_verify_detects_an_altered_list(home: Path) -> None:
+    dev = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    run(
+        "wallet", "recover", "--password-stdin", stdin=f"{DEV_PHRASE}\n{GOOD_PASSWORD}\n", home=home
+    )
+    verify = ("wallet", "list", "--verify", "--password-stdin")
+    assert dev in run(*verify, stdin=GOOD_PASSWORD + "\n", home=home).stdout
+    vault = home / "wallet" / "vault.json"
+    vault.write_text(vault.read_text().replace(dev, "0x000000000000000000000000000000000000dEaD"))
+    altered = run(*verify, stdin=GOOD_PASSWORD + "\n", home=home, check=False)
+    assert altered.returncode == 1 and "modified" in altered.stderr
+
+
+def test_totp_enable_then_export_needs_the_code(home: Path) -> None:
+    import pyotp
+
+    run(
+        "wallet", "recover", "--password-stdin", stdin=f"{DEV_PHRASE}\n{GOOD_PASSWORD}\n", home=home
+    )
+    proc = subprocess.Popen(
+        [CITRATE, "wallet", "totp", "enable", "--threshold", "5", "--password-stdin"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "CITRATE_HOME": str(home)},
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(GOOD_PASSWORD + "\n")
+    proc.stdin.flush()
+    uri = ""
+    while not uri.startswith("otpauth://"):
+        line = proc.stdout.readline()
+        assert line, "the command ended before printing the otpauth URI"
+        uri = line.strip()
+    totp = pyotp.parse_uri(uri)
+    stdout, stderr = proc.communicate(totp.now() + "\n", timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Two-factor is on" in stdout
+    address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+    export = ("wallet", "export-key", address, "--password-stdin")
+    no_code = run(*export, stdin=GOOD_PASSWORD + "\n", home=home, check=False)
+    assert no_code.returncode == 1 and "input ended" in no_code.stderr
+    ok = run(*export, stdin=f"{GOOD_PASSWORD}\n{totp.now()}\n", home=home)
+    assert ok.stdout.strip().startswith("0xac0974")

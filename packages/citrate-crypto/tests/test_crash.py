@@ -53,7 +53,7 @@ def test_death_before_rename_keeps_the_old_vault(tmp_path: Path) -> None:
         assert proc.wait(120) == 9
     assert wallet.path.read_bytes() == before
     assert len(wallet.unlock(GOOD_PASSWORD).accounts()) == 1
-    # The orphaned temp file is private and is replaced by the next write.
+    # The orphaned temp file holds only ciphertext and is private; later writes still work.
     for tmp in wallet.directory.glob(".vault.json.*.tmp"):
         assert (tmp.stat().st_mode & 0o077) == 0
     wallet.add_account(GOOD_PASSWORD)

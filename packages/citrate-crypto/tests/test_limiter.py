@@ -64,6 +64,15 @@ def test_delay_is_capped(tmp_path: Path) -> None:
     assert limiter.status()[1] == 50
 
 
+def test_huge_counter_does_not_overflow(tmp_path: Path) -> None:
+    path = tmp_path / "attempts.json"
+    path.write_text(json.dumps({"failures": 10**6, "locked_until": 0}))
+    path.chmod(0o600)
+    limiter = AttemptLimiter(path)
+    _fail(limiter)
+    assert limiter.status()[1] == pytest.approx(LimiterPolicy().max_delay, abs=5)
+
+
 def test_damaged_counter_is_not_a_reset(tmp_path: Path) -> None:
     path = tmp_path / "attempts.json"
     limiter = AttemptLimiter(path)

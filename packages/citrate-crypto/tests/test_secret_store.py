@@ -10,6 +10,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import keyring
+import keyring.backend
+import keyring.errors
 import pytest
 
 from citrate_crypto import SecretStore
@@ -59,6 +62,29 @@ def test_fallback_vault_needs_the_right_password(tmp_path: Path) -> None:
             _store(tmp_path, OTHER_PASSWORD).get("openai")
     with pytest.raises(LockedOutError):
         _store(tmp_path).get("openai")
+
+
+def test_vault_secrets_stay_readable_when_a_keychain_appears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _store(tmp_path).set("openai", API_KEY)
+
+    class EmptyKeychain(keyring.backend.KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise AssertionError("not expected")
+
+        def delete_password(self, service: str, username: str) -> None:
+            raise keyring.errors.PasswordDeleteError(username)
+
+    monkeypatch.setattr(keyring, "get_keyring", EmptyKeychain)
+    store = _store(tmp_path)
+    assert store.backend_name.startswith("OS keychain")
+    assert store.get("openai") == API_KEY
 
 
 def test_a_new_fallback_vault_needs_a_policy_password(tmp_path: Path) -> None:

@@ -152,8 +152,19 @@ def test_tampered_ciphertext_is_reported_as_tampering(dev_wallet: Wallet) -> Non
 def test_tampered_header_is_detected(dev_wallet: Wallet) -> None:
     evil = "0x000000000000000000000000000000000000dEaD"
     _edit(dev_wallet.path, lambda d: d["header"]["accounts"][0].update(address=evil))
+    assert dev_wallet.accounts()[0].address == evil  # unverified read: what `list` warns of
+    with pytest.raises(VaultCorruptError, match="modified"):
+        dev_wallet.verified_accounts(GOOD_PASSWORD)
     with pytest.raises(VaultCorruptError, match="modified"):
         dev_wallet.export_key(evil, GOOD_PASSWORD)
+
+
+def test_password_is_unicode_normalised(wallet: Wallet) -> None:
+    import unicodedata
+
+    password = "Crème-Brûlée-Økonomi-42"
+    wallet.recover(DEV_PHRASE, unicodedata.normalize("NFC", password))
+    wallet.unlock(unicodedata.normalize("NFD", password))
 
 
 def test_lowered_kdf_parameters_are_refused(dev_wallet: Wallet) -> None:
@@ -218,14 +229,28 @@ class TestBackupCheck:
         answers = {p: words[p - 1] for p in positions}
         wrong = dict(answers)
         wrong[positions[1]] = "zoo" if words[positions[1] - 1] != "zoo" else "abandon"
+        before = wallet.path.read_bytes()
         with pytest.raises(BackupVerificationError, match=f"#{positions[1]}"):
             wallet.verify_backup(GOOD_PASSWORD, wrong)
-        assert wallet.backup_verified is False
-        with pytest.raises(BackupVerificationError, match="3"):
+        assert wallet.path.read_bytes() == before
+        # A challenge is answered once: the right words now need a new challenge.
+        with pytest.raises(BackupVerificationError, match="new check"):
+            wallet.verify_backup(GOOD_PASSWORD, answers)
+        positions = wallet.backup_challenge()
+        answers = {p: words[p - 1] for p in positions}
+        with pytest.raises(BackupVerificationError, match="exactly"):
             wallet.verify_backup(GOOD_PASSWORD, dict(list(answers.items())[:2]))
         assert wallet.backup_verified is False
-        wallet.verify_backup(GOOD_PASSWORD, {p: f" {w.upper()} " for p, w in answers.items()})
+        positions = wallet.backup_challenge()
+        answers = {p: f" {words[p - 1].upper()} " for p in positions}
+        wallet.verify_backup(GOOD_PASSWORD, answers)
         assert wallet.backup_verified is True
+
+    def test_positions_are_chosen_by_the_wallet_not_the_caller(self, wallet: Wallet) -> None:
+        words = wallet.create(GOOD_PASSWORD).mnemonic.split()
+        with pytest.raises(BackupVerificationError, match="exactly"):
+            wallet.verify_backup(GOOD_PASSWORD, {1: words[0], 2: words[1], 3: words[2]})
+        assert wallet.backup_verified is False
 
 
 class TestExportKey:

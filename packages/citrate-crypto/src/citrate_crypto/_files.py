@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,17 +31,14 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically; the file is created 0600."""
+    """Replace `path`, in a private directory of ours, with `data` atomically (0600)."""
     ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+    # mkstemp: a fresh unpredictable name, O_EXCL, mode 0600.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            _write_all(fd, data)
         finally:
             os.close(fd)
         tmp.replace(path)
@@ -49,6 +47,37 @@ def atomic_write(path: Path, data: bytes) -> None:
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
+
+
+def write_new_private(path: Path, data: bytes) -> None:
+    """Create `path` (0600) with `data`; never replace an existing file or touch the directory.
+
+    For files the user names (an exported keystore): the parent directory is theirs, so its
+    mode is left alone, and O_EXCL makes "already exists" race-free.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except FileExistsError:
+        raise WalletError(f"`{path}` already exists; hint: choose a new file name") from None
+    except OSError as exc:
+        raise WalletError(f"cannot create `{path}`: {exc.strerror}") from None
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        raise
+    os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
 
 
 def read_private(path: Path) -> bytes:

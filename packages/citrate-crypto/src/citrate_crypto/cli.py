@@ -21,7 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from citrate_crypto import paths
-from citrate_crypto._files import atomic_write
+from citrate_crypto._files import write_new_private
 from citrate_crypto.errors import (
     CitrateError,
     PasswordMismatchError,
@@ -32,7 +32,10 @@ from citrate_crypto.hd import HDWallet, validate_mnemonic
 from citrate_crypto.legacy import migrate
 from citrate_crypto.password import check_password, require_new_password
 from citrate_crypto.secret_store import SecretStore
-from citrate_crypto.vault import Wallet
+from citrate_crypto.vault import Wallet, new_totp_enrollment
+
+# A keystore v3 file is about 500 bytes; refuse to read a huge (or endless) file.
+MAX_KEYSTORE_BYTES = 64 * 1024
 
 app = typer.Typer(
     name="wallet",
@@ -110,21 +113,25 @@ class _Input:
 
     def new_password(self, what: str = "wallet password") -> str:
         """A new password: checked against the policy, confirmed when typed at a prompt."""
+        if self.from_stdin:
+            password = self.line(f"New {what}")
+            require_new_password(password)
+            return password
+        problem: CitrateError = PasswordMismatchError()
         for _ in range(3):
             password = self.line(f"New {what}")
             report = check_password(password)
-            if self.from_stdin:
-                require_new_password(password)
-                return password
             if not report.ok:
-                err.print(str(PasswordPolicyError(report.problems)))
+                problem = PasswordPolicyError(report.problems)
+                err.print(str(problem))
                 continue
             out.print(f"Strength: [bold]{report.strength}[/] ({report.score}/4)")
             if self.line(f"Confirm {what}") != password:
-                err.print(str(PasswordMismatchError()))
+                problem = PasswordMismatchError()
+                err.print(str(problem))
                 continue
             return password
-        raise typer.Abort()
+        raise problem  # three tries are enough; nothing was changed
 
 
 def _wallet(data_dir: Path | None) -> Wallet:
@@ -133,6 +140,15 @@ def _wallet(data_dir: Path | None) -> Wallet:
 
 def _escape(text: str) -> str:
     return text.replace("[", r"\[")
+
+
+def _refuse_existing(wallet: Wallet) -> None:
+    """Fail before asking for anything; `Wallet.create`/`recover` check again under the lock."""
+    if wallet.exists():
+        raise VaultExistsError(
+            f"a wallet already exists at `{wallet.path}`; it was not changed. hint: pass "
+            "--data-dir (or set CITRATE_HOME) to keep another wallet elsewhere"
+        )
 
 
 def _read_phrase(inp: _Input, prompt: str = "Mnemonic phrase") -> str:
@@ -160,12 +176,7 @@ def create(
         raise typer.BadParameter(f"`{words}`: choose 12 or 24 words", param_hint="--words")
     inp = _Input(password_stdin)
     wallet = _wallet(data_dir)
-    if wallet.exists():
-        # Fail before asking for anything; `Wallet.create` checks again under the lock.
-        raise VaultExistsError(
-            f"a wallet already exists at `{wallet.path}`; it was not changed. hint: pass "
-            "--data-dir (or set CITRATE_HOME) to keep another wallet elsewhere"
-        )
+    _refuse_existing(wallet)
     password = inp.new_password()
     passphrase = inp.line("BIP39 passphrase (optional)") if bip39_passphrase else ""
     new = wallet.create(password, words=words, passphrase=passphrase)
@@ -225,6 +236,7 @@ def recover(
     """
     inp = _Input(password_stdin)
     wallet = _wallet(data_dir)
+    _refuse_existing(wallet)
     phrase = _read_phrase(inp)
     passphrase = inp.line("BIP39 passphrase") if bip39_passphrase else ""
     password = inp.new_password()
@@ -239,10 +251,21 @@ def recover(
 def list_(
     data_dir: DataDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Ask for the password and prove the list was not altered on disk."
+        ),
+    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
-    """List the wallet's accounts (no password needed)."""
+    """List the wallet's accounts. Without --verify no password is needed, and the list is
+    read as stored: check it with --verify before giving an address to someone who pays you."""
     wallet = _wallet(data_dir)
-    accounts = wallet.accounts()
+    if verify:
+        accounts = wallet.verified_accounts(_Input(password_stdin).line("Password"))
+    else:
+        accounts = wallet.accounts()
     if as_json:
         out.print_json(
             json.dumps(
@@ -299,8 +322,15 @@ def export_key(
     data_dir: DataDir = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Print an account's private key (asks for the password every time; rate limited)."""
-    key = _wallet(data_dir).export_key(address, _Input(password_stdin).line("Password"))
+    """Print an account's private key (asks for the password every time; rate limited).
+
+    Standard input order with --password-stdin: password, [authenticator code if 2FA is on].
+    """
+    inp = _Input(password_stdin)
+    wallet = _wallet(data_dir)
+    password = inp.line("Password")
+    code = inp.line("Authenticator code", hide=False) if wallet.totp_enabled else None
+    key = wallet.export_key(address, password, code)
     err.print(
         "[yellow]Anyone who sees this key controls the account. "
         "Do not paste it into websites or chats.[/]"
@@ -321,11 +351,18 @@ def import_keystore(
     Standard input order with --password-stdin: keystore password, wallet password.
     """
     try:
-        text = file.read_text(encoding="utf-8")
+        with file.open("rb") as fh:
+            raw = fh.read(MAX_KEYSTORE_BYTES + 1)
     except OSError as exc:
         raise typer.BadParameter(
             f"cannot read `{file}`: {exc.strerror}", param_hint="FILE"
         ) from None
+    if len(raw) > MAX_KEYSTORE_BYTES:
+        raise typer.BadParameter(
+            f"`{file}` is larger than {MAX_KEYSTORE_BYTES} bytes; a keystore is about 500",
+            param_hint="FILE",
+        )
+    text = raw.decode("utf-8", errors="replace")
     inp = _Input(password_stdin)
     keystore_password = inp.line("Keystore password")
     info = _wallet(data_dir).import_keystore(
@@ -347,22 +384,30 @@ def export_keystore(
 ) -> None:
     """Export an account as an Ethereum keystore v3 file.
 
-    Standard input order with --password-stdin: wallet password, new keystore password.
+    Standard input order with --password-stdin: wallet password, [authenticator code if 2FA is
+    on], new keystore password.
     """
     if kdf not in ("scrypt", "pbkdf2"):
         raise typer.BadParameter(f"`{kdf}`: choose scrypt or pbkdf2", param_hint="--kdf")
+    if output is not None and output.exists():
+        raise typer.BadParameter(f"`{output}` exists; choose a new file", param_hint="--out")
     inp = _Input(password_stdin)
     wallet = _wallet(data_dir)
     password = inp.line("Wallet password")
     wallet.check_password(password)
+    code = inp.line("Authenticator code", hide=False) if wallet.totp_enabled else None
     keystore_password = inp.new_password("keystore password")
-    text = wallet.export_keystore(address, password, keystore_password, kdf=kdf)  # type: ignore[arg-type]
+    text = wallet.export_keystore(
+        address,
+        password,
+        keystore_password,
+        kdf=kdf,  # type: ignore[arg-type]
+        totp_code=code,
+    )
     if output is None:
         print(text)
         return
-    if output.exists():
-        raise typer.BadParameter(f"`{output}` exists; choose a new file", param_hint="--out")
-    atomic_write(output.absolute(), text.encode())
+    write_new_private(output, text.encode())
     out.print(f"Wrote {output}")
 
 
@@ -398,7 +443,11 @@ def derive(
 ) -> None:
     """Print addresses of a phrase, one per line. Reads the phrase from standard input,
     and an optional BIP39 passphrase from a second line. Nothing is stored."""
-    lines = sys.stdin.read().splitlines()
+    if sys.stdin.isatty():  # typed by hand: do not echo the phrase
+        lines = [typer.prompt("Mnemonic phrase", hide_input=True)]
+        lines.append(typer.prompt("BIP39 passphrase (Enter for none)", default="", hide_input=True))
+    else:
+        lines = sys.stdin.read().splitlines()
     if not lines or not lines[0].strip():
         raise typer.BadParameter("give the phrase on standard input", param_hint="stdin")
     passphrase = lines[1] if len(lines) > 1 else ""
@@ -413,10 +462,23 @@ def totp_enable(
     data_dir: DataDir = None,
     password_stdin: PasswordStdin = False,
 ) -> None:
-    """Require an authenticator code for operations above a value."""
-    uri = _wallet(data_dir).enable_totp(_Input(password_stdin).line("Password"), threshold)
+    """Require an authenticator code above a value and for key export.
+
+    Prints an otpauth:// URI for your authenticator app, then asks for its first code. To
+    change an existing second factor, a code from the old one is asked for too. Standard input
+    order with --password-stdin: password, [current code if 2FA is on], first new code.
+    """
+    inp = _Input(password_stdin)
+    wallet = _wallet(data_dir)
+    password = inp.line("Password")
+    wallet.check_password(password)
+    current = inp.line("Current authenticator code", hide=False) if wallet.totp_enabled else None
+    enrollment = new_totp_enrollment(wallet.accounts()[0].address)
     out.print("Add this to your authenticator app (it holds the secret; keep it private):")
-    print(uri)
+    print(enrollment.uri, flush=True)
+    code = inp.line("First code from the app", hide=False)
+    wallet.enable_totp(password, threshold, enrollment, code, current_code=current)
+    out.print(f"Two-factor is on above {threshold} SALT and for key export.")
 
 
 @totp_app.command("disable")
@@ -430,9 +492,17 @@ def totp_disable(data_dir: DataDir = None, password_stdin: PasswordStdin = False
 
 
 def _store(data_dir: Path | None, inp: _Input) -> SecretStore:
-    return SecretStore(
-        paths.wallet_dir(data_dir), password=functools.cache(lambda: inp.line("Password"))
-    )
+    holder: list[SecretStore] = []
+
+    def password() -> str:
+        # The first write to the fallback vault sets its password: ask twice, as for a wallet.
+        if holder and holder[0].needs_new_password:
+            return inp.new_password("secret-vault password (your wallet password is a fine choice)")
+        return inp.line("Secret-vault password")
+
+    store = SecretStore(paths.wallet_dir(data_dir), password=functools.cache(password))
+    holder.append(store)
+    return store
 
 
 @secret_app.command("set")

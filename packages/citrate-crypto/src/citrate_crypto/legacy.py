@@ -53,7 +53,9 @@ def migrate(phrase: str, *, scheme: Scheme = "keccak", account: int = 0) -> Lega
         legacy_path = None
     elif scheme == "slip10":
         legacy_path = f"m/44'/501'/{account}'/0'/0'"
-        secret = _slip10_ed25519(_native.mnemonic_to_seed(normalised, ""), (44, 501, account, 0, 0))
+        secret = _slip10_ed25519(
+            _native._mnemonic_to_seed(normalised, ""), (44, 501, account, 0, 0)
+        )
     else:
         raise CitrateValueError(f"unknown legacy scheme `{scheme}`; hint: use keccak or slip10")
     pub = (

@@ -68,9 +68,9 @@ class AttemptLimiter:
             failures += 1
             free = self._policy.free_attempts
             if failures >= free:
-                delay = min(
-                    self._policy.base_delay * 2 ** (failures - free), self._policy.max_delay
-                )
+                # The exponent is capped so a huge (tampered) count cannot overflow the float.
+                doublings = min(failures - free, 64)
+                delay = min(self._policy.base_delay * 2**doublings, self._policy.max_delay)
                 locked_until = now + delay
             self._write(failures, locked_until)
             raise WrongPasswordError(max(free - failures, 0))

@@ -14,8 +14,11 @@ A sealed document is JSON:
 The KDF parameters live in the file so they can rise later without breaking old files. The
 public header (e.g. the account addresses, so `list` works without a password) is bound to the
 ciphertext as GCM associated data: changing any byte of it, of the parameters or of the
-ciphertext makes the tag check fail. Argon2id yields 64 bytes: the AES key and a check value
-(`kdf.check`), so a wrong password is told apart from an altered file.
+ciphertext makes the tag check fail when the file is opened with the password. (Read without
+the password, the header is unverified.) Argon2id yields 64 bytes: the AES key and a check
+value (`kdf.check`), so a wrong password is told apart from an altered ciphertext or header; an
+altered salt, check value or KDF parameter reads as a wrong password. Passwords are NFC-
+normalised before hashing, so the same password typed on any keyboard opens the file.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import binascii
 import hmac
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,7 +205,7 @@ def _derive(password: str, salt: bytes, kdf: KdfParams) -> tuple[bytes, bytes]:
     an altered file. The check gives an attacker nothing the ciphertext does not: either way
     each guess costs one Argon2id run."""
     out = hash_secret_raw(
-        password.encode("utf-8"),
+        unicodedata.normalize("NFC", password).encode("utf-8"),
         salt,
         time_cost=kdf.iterations,
         memory_cost=kdf.memory_kib,

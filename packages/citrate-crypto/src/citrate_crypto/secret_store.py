@@ -83,6 +83,7 @@ class SecretStore:
         self._kdf = kdf or KdfParams()
         self._limiter = AttemptLimiter(self.directory / ATTEMPTS_FILE)
         self._mutex = threading.Lock()
+        self._sealed_kdf: KdfParams | None = None  # the existing vault's cost, never lowered
         keychain = keychain_backend() if backend in ("auto", "keyring") else None
         if backend == "keyring" and keychain is None:
             raise SecretStoreError(
@@ -90,6 +91,11 @@ class SecretStore:
                 "or use the encrypted vault (backend `vault`)"
             )
         self._keychain = keychain
+
+    @property
+    def needs_new_password(self) -> bool:
+        """True when the next `set` creates the fallback vault (and so sets its password)."""
+        return self._keychain is None and not (self.directory / SECRETS_FILE).exists()
 
     @property
     def backend_name(self) -> str:
@@ -129,12 +135,15 @@ class SecretStore:
         _check_name(name)
         if self._keychain is not None:
             try:
-                return self._keychain.get_password(SERVICE, name)
+                value = self._keychain.get_password(SERVICE, name)
             except keyring.errors.KeyringError as exc:
                 raise SecretStoreError(
                     f"the keychain could not read `{name}`: {type(exc).__name__}"
                 ) from None
-        if name not in self.names():
+            if value is not None:
+                return value
+        # Saved to the vault while no keychain was available (e.g. a headless session)?
+        if name not in self.names() or not (self.directory / SECRETS_FILE).exists():
             return None
         return self._read_vault(create=False).get(name)
 
@@ -175,6 +184,7 @@ class SecretStore:
                 return {}
             raise VaultNotFoundError(f"no secret vault at `{path}`") from None
         sealed = parse(data, format=SECRETS_FORMAT, source=str(path))
+        self._sealed_kdf = sealed.kdf
         password = self._password_now()
         plaintext = self._limiter.attempt(lambda: sealed.open(password))
         return dict(json.loads(plaintext))
@@ -186,7 +196,8 @@ class SecretStore:
             require_new_password(password)  # the first write sets the vault's password
         ensure_private_dir(self.directory)
         payload = json.dumps(secrets, sort_keys=True).encode()
-        atomic_write(path, seal(payload, password, format=SECRETS_FORMAT, header={}, kdf=self._kdf))
+        kdf = self._kdf if self._sealed_kdf is None else self._kdf.at_least(self._sealed_kdf)
+        atomic_write(path, seal(payload, password, format=SECRETS_FORMAT, header={}, kdf=kdf))
 
     def _write_index(self, names: Iterable[str]) -> None:
         atomic_write(self.directory / INDEX_FILE, json.dumps(sorted(names)).encode())

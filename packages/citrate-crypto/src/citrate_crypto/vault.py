@@ -140,6 +140,7 @@ class Wallet:
         self.kdf = kdf or KdfParams()
         self.kdf.validate()
         self._limiter = AttemptLimiter(self.directory / ATTEMPTS_FILE, limiter_policy, clock)
+        self._challenge: frozenset[int] | None = None
 
     @property
     def path(self) -> Path:
@@ -245,8 +246,16 @@ class Wallet:
     # ------------------------------------------------------------------------- public reads
 
     def accounts(self) -> list[AccountInfo]:
-        """The accounts, read from the public header (no password needed)."""
+        """The accounts, read from the public header (no password needed).
+
+        Unverified: the header is authenticated only when the vault is opened with the password
+        (`verified_accounts`), so someone able to write the file could change this list.
+        """
         return [AccountInfo.from_json(a) for a in self._parse().header["accounts"]]
+
+    def verified_accounts(self, password: str) -> list[AccountInfo]:
+        """The accounts, with the header's authenticity checked by opening the vault."""
+        return self._open(password).accounts
 
     @property
     def backup_verified(self) -> bool:
@@ -305,19 +314,25 @@ class Wallet:
         count = self.word_count
         if count is None:
             raise CitrateValueError("this wallet has no mnemonic to verify")
-        return sorted(
+        positions = sorted(
             (rng or secrets.SystemRandom()).sample(range(1, count + 1), BACKUP_CHECK_WORDS)
         )
+        self._challenge = frozenset(positions)
+        return positions
 
     def verify_backup(self, password: str, answers: Mapping[int, str]) -> None:
-        """Mark the backup verified if every answered position matches the mnemonic.
+        """Mark the backup verified if the words at the positions of the last
+        `backup_challenge()` all match the mnemonic. Each challenge is answered once.
 
         Raises:
-            BackupVerificationError: fewer than 3 answers, or any word wrong (nothing changes).
+            BackupVerificationError: no challenge was issued, the answers are not for its
+                positions, or a word is wrong. Nothing changes.
         """
-        if len(answers) < BACKUP_CHECK_WORDS:
+        challenge, self._challenge = self._challenge, None
+        if challenge is None or frozenset(answers) != challenge:
             raise BackupVerificationError(
-                f"answer {BACKUP_CHECK_WORDS} word positions (got {len(answers)})"
+                f"answer exactly the {BACKUP_CHECK_WORDS} positions the check asked for; "
+                "hint: ask for a new check (`citrate wallet verify-backup`)"
             )
         with self._change(password) as contents:
             words = str(contents.secret["mnemonic"]).split()
@@ -335,14 +350,16 @@ class Wallet:
                 )
             contents.header["backup_verified"] = True
 
-    def export_key(self, address: str, password: str) -> str:
+    def export_key(self, address: str, password: str, totp_code: str | None = None) -> str:
         """Return the account's private key as 0x-hex. The password is asked every time.
 
         This is the one API that returns a key as a string; it is limited like every password
-        check (5 wrong passwords lock it with a growing delay).
+        check (5 wrong passwords lock it with a growing delay), and when a second factor is on
+        it needs a current code too (an exported key can move everything).
         """
         contents = self._open(password)
-        return "0x" + contents.key(contents.find(address)).to_bytes().hex()
+        _require_totp_for_export(contents, totp_code)
+        return "0x" + contents.key(contents.find(address))._secret_bytes().hex()
 
     def export_keystore(
         self,
@@ -352,10 +369,12 @@ class Wallet:
         *,
         kdf: Literal["scrypt", "pbkdf2"] = "scrypt",
         keystore_confirmation: str | None = None,
+        totp_code: str | None = None,
     ) -> str:
         """Return the account as Ethereum keystore v3 JSON, sealed with `keystore_password`."""
         require_new_password(keystore_password, keystore_confirmation)
         contents = self._open(password)
+        _require_totp_for_export(contents, totp_code)
         key = contents.key(contents.find(address))
         return key.encrypt_keystore(keystore_password, kdf)
 
@@ -378,22 +397,45 @@ class Wallet:
                 kind="imported",
                 path=None,
             )
-            contents.secret["imported"][key.address] = key.to_bytes().hex()
+            contents.secret["imported"][key.address] = key._secret_bytes().hex()
             contents.header["accounts"].append(info.to_json())
         return info
 
-    def enable_totp(self, password: str, threshold_salt: str) -> str:
-        """Require a TOTP code for operations above `threshold_salt` SALT; return the otpauth URI.
+    @property
+    def totp_enabled(self) -> bool:
+        """Whether a second factor is configured (from the header; enforced after unlock)."""
+        return bool((self._parse().header.get("totp") or {}).get("enabled"))
 
-        The URI (or its QR code) goes into an authenticator app; the secret is sealed in the vault.
+    def enable_totp(
+        self,
+        password: str,
+        threshold_salt: str,
+        enrollment: TotpEnrollment,
+        code: str,
+        *,
+        current_code: str | None = None,
+    ) -> None:
+        """Require a TOTP code above `threshold_salt` SALT and for key export.
+
+        `enrollment` comes from `new_totp_enrollment()`; `code` is the first code the user's
+        authenticator shows for it, proving the app holds the secret before anything depends on
+        it. Changing an existing second factor (new secret or threshold) needs `current_code`
+        from the old one, so the password alone can never weaken it.
+
+        Raises:
+            SecondFactorError: a code is wrong or missing; nothing changes.
         """
         threshold = parse_salt(threshold_salt)
-        secret = pyotp.random_base32()
+        _verify_totp(enrollment.secret, code)
         with self._change(password) as contents:
-            contents.secret["totp"] = secret
+            if contents.secret.get("totp"):
+                if not current_code:
+                    raise SecondFactorError(
+                        "a second factor is already on; hint: give a code from it to change it"
+                    )
+                _verify_totp(contents.secret["totp"], current_code)
+            contents.secret["totp"] = enrollment.secret
             contents.header["totp"] = {"enabled": True, "threshold_wei": str(threshold)}
-            label = contents.accounts[0].address if contents.accounts else "wallet"
-        return pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name="Citrate")
 
     def disable_totp(self, password: str, code: str) -> None:
         """Turn the second factor off; needs a current code."""
@@ -454,8 +496,10 @@ class Wallet:
 class UnlockedWallet:
     """An open wallet that can sign. It locks itself after `idle_timeout` seconds without use.
 
-    Locking drops every reference to the key material held here; the Rust objects zeroise their
-    secrets when freed.
+    Locking drops this object's references to the decrypted vault, so it can sign no more. The
+    Rust key objects zeroise their secrets when freed, but Python strings (the decrypted
+    mnemonic) cannot be wiped and live until the garbage collector reclaims them, and an
+    `Account` handed out earlier keeps its key until it is dropped.
     """
 
     def __init__(
@@ -562,6 +606,7 @@ def parse_salt(amount: str) -> int:
     if (
         not text
         or not (whole or frac)
+        or not text.isascii()
         or not (whole.isdigit() or whole == "")
         or not (frac.isdigit() or frac == "")
         or len(frac) > 18
@@ -577,6 +622,34 @@ def format_salt(wei: int) -> str:
     """Format wei as a decimal SALT amount without trailing zeros."""
     whole, frac = divmod(wei, WEI_PER_SALT)
     return f"{whole}.{frac:018d}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class TotpEnrollment:
+    """A new TOTP secret waiting for its first code. `uri` goes into an authenticator app."""
+
+    secret: str
+    uri: str
+
+    def __repr__(self) -> str:
+        return "TotpEnrollment(<secret>)"
+
+
+def new_totp_enrollment(label: str = "Citrate wallet") -> TotpEnrollment:
+    """Make a fresh TOTP secret (160 bits, base32) and its otpauth:// URI."""
+    secret = pyotp.random_base32(32)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name="Citrate")
+    return TotpEnrollment(secret, uri)
+
+
+def _require_totp_for_export(contents: _Contents, code: str | None) -> None:
+    if not contents.secret.get("totp"):
+        return
+    if not code:
+        raise SecondFactorError(
+            "exporting a key needs a code from your authenticator app (two-factor is on)"
+        )
+    _verify_totp(contents.secret["totp"], code)
 
 
 def _verify_totp(secret: str | None, code: str) -> int:
