@@ -1,9 +1,10 @@
 """Derivation speed against the peers, in one run (ratios hold on a noisy machine).
 
 Run with `make bench`. The pytest-benchmark tables show each implementation; the ratio tests
-at the end time the two sides of each comparison back to back, round by round. The targets from the issue: 1,000 addresses from one phrase at least 20x
-faster than eth-account's per-index `Account.from_mnemonic` and 5x faster than bip_utils; the
-BIP39 seed step within 1.2x of `hashlib.pbkdf2_hmac`.
+at the end time the two sides of each comparison back to back, round by round. The targets
+from the issue: 1,000 addresses from one phrase at least 20x faster than eth-account's
+per-index `Account.from_mnemonic` and 5x faster than bip_utils; the BIP39 seed step within
+1.2x of `hashlib.pbkdf2_hmac`.
 """
 
 from __future__ import annotations
