@@ -308,3 +308,9 @@ class TestAutoLock:
         unlocked.lock()
         with pytest.raises(WalletLockedError):
             unlocked.accounts()
+
+
+def test_decrypted_contents_never_print_the_phrase(dev_wallet: Wallet) -> None:
+    unlocked = dev_wallet.unlock(GOOD_PASSWORD)
+    for text in (repr(unlocked._contents), str(unlocked._contents), repr(unlocked)):
+        assert "junk" not in text

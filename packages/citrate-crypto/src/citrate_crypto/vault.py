@@ -83,12 +83,16 @@ class NewWallet:
     address: str
 
 
-@dataclass
+@dataclass(repr=False)
 class _Contents:
     """The decrypted vault: secret part and public header, mutable while a change is made."""
 
+    def __repr__(self) -> str:  # never print the secret part
+        return f"_Contents(<secret>, {len(self.header.get('accounts', []))} accounts)"
+
     secret: dict[str, Any]
     header: dict[str, Any]
+    _hd: _native.HdWallet | None = None  # derived once per opening (PBKDF2 + 4 CKD steps)
 
     @property
     def accounts(self) -> list[AccountInfo]:
@@ -104,10 +108,12 @@ class _Contents:
         )
 
     def hd(self) -> _native.HdWallet:
-        mnemonic = self.secret.get("mnemonic")
-        if not mnemonic:
-            raise CitrateValueError("this wallet has no mnemonic (it holds imported keys only)")
-        return _native.HdWallet.from_mnemonic(mnemonic, self.secret.get("passphrase", ""))
+        if self._hd is None:
+            mnemonic = self.secret.get("mnemonic")
+            if not mnemonic:
+                raise CitrateValueError("this wallet has no mnemonic (it holds imported keys only)")
+            self._hd = _native.HdWallet.from_mnemonic(mnemonic, self.secret.get("passphrase", ""))
+        return self._hd
 
     def key(self, info: AccountInfo) -> _native.PrivateKey:
         if info.kind == "imported":
