@@ -40,6 +40,25 @@ def home(tmp_path: Path) -> Path:
     return tmp_path / "citrate-home"
 
 
+def _recover_dev(home: Path) -> None:
+    run(
+        "wallet", "recover", "--password-stdin", stdin=f"{DEV_PHRASE}\n{GOOD_PASSWORD}\n", home=home
+    )
+
+
+def _interactive(home: Path, *args: str, first_line: str) -> subprocess.Popen[str]:
+    """Start `citrate ARGS` with pipes, send its first stdin line, and leave it running."""
+    proc = subprocess.Popen(
+        [CITRATE, *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "CITRATE_HOME": str(home)},
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(first_line + "\n")
+    proc.stdin.flush()
+    return proc
+
+
 def _phrase(stdout: str) -> str:
     words = dict(re.findall(r"(\d+)\. ([a-z]+)", stdout))
     assert len(words) in (12, 24), stdout
@@ -122,22 +141,16 @@ def test_create_list_export_flow(home: Path) -> None:
 
 
 def test_verify_backup_interactively(home: Path) -> None:
-    run(
-        "wallet", "recover", "--password-stdin", stdin=f"{DEV_PHRASE}\n{GOOD_PASSWORD}\n", home=home
-    )
+    _recover_dev(home)
     # A recovered wallet is verified already; a created one is not: make one to verify.
     other = home.parent / "other"
     created = run("wallet", "create", "--password-stdin", stdin=GOOD_PASSWORD + "\n", home=other)
     phrase = _phrase(created.stdout)
     words = phrase.split()
-    proc = subprocess.Popen(
-        [CITRATE, "wallet", "verify-backup", "--password-stdin"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "CITRATE_HOME": str(other)},
-    )  # fmt: skip
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(GOOD_PASSWORD + "\n")
-    proc.stdin.flush()
+    proc = _interactive(
+        other, "wallet", "verify-backup", "--password-stdin", first_line=GOOD_PASSWORD
+    )
+    assert proc.stdout is not None
     line = proc.stdout.readline()
     assert "positions" in line, line
     positions = [int(p) for p in line.split("positions")[1].split("(")[0].replace(",", " ").split()]
@@ -178,9 +191,7 @@ def test_no_input_is_a_clear_error(home: Path) -> None:
 
 
 def test_keystore_import_export(home: Path, tmp_path: Path) -> None:
-    run(
-        "wallet", "recover", "--password-stdin", stdin=f"{DEV_PHRASE}\n{GOOD_PASSWORD}\n", home=home
-    )
+    _recover_dev(home)
     key = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
     keystore = tmp_path / "key.json"
     keystore.write_text(json.dumps(EthAccount.encrypt(key, OTHER_PASSWORD, iterations=2**12)))
@@ -264,9 +275,7 @@ def test_data_dir_option_overrides_env(home: Path, tmp_path: Path) -> None:
 
 def test_list_verify_detects_an_altered_list(home: Path) -> None:
     dev = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
-    run(
-        "wallet", "recover", "--password-stdin", stdin=f"{DEV_PHRASE}\n{GOOD_PASSWORD}\n", home=home
-    )
+    _recover_dev(home)
     verify = ("wallet", "list", "--verify", "--password-stdin")
     assert dev in run(*verify, stdin=GOOD_PASSWORD + "\n", home=home).stdout
     vault = home / "wallet" / "vault.json"
@@ -278,17 +287,12 @@ def test_list_verify_detects_an_altered_list(home: Path) -> None:
 def test_totp_enable_then_export_needs_the_code(home: Path) -> None:
     import pyotp
 
-    run(
-        "wallet", "recover", "--password-stdin", stdin=f"{DEV_PHRASE}\n{GOOD_PASSWORD}\n", home=home
-    )
-    proc = subprocess.Popen(
-        [CITRATE, "wallet", "totp", "enable", "--threshold", "5", "--password-stdin"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "CITRATE_HOME": str(home)},
+    _recover_dev(home)
+    proc = _interactive(
+        home, "wallet", "totp", "enable", "--threshold", "5", "--password-stdin",
+        first_line=GOOD_PASSWORD,
     )  # fmt: skip
-    assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(GOOD_PASSWORD + "\n")
-    proc.stdin.flush()
+    assert proc.stdout is not None
     uri = ""
     while not uri.startswith("otpauth://"):
         line = proc.stdout.readline()

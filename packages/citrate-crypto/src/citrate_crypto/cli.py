@@ -26,7 +26,6 @@ from citrate_crypto.errors import (
     CitrateError,
     PasswordMismatchError,
     PasswordPolicyError,
-    VaultExistsError,
 )
 from citrate_crypto.hd import HDWallet, validate_mnemonic
 from citrate_crypto.legacy import migrate
@@ -142,15 +141,6 @@ def _escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-def _refuse_existing(wallet: Wallet) -> None:
-    """Fail before asking for anything; `Wallet.create`/`recover` check again under the lock."""
-    if wallet.exists():
-        raise VaultExistsError(
-            f"a wallet already exists at `{wallet.path}`; it was not changed. hint: pass "
-            "--data-dir (or set CITRATE_HOME) to keep another wallet elsewhere"
-        )
-
-
 def _read_phrase(inp: _Input, prompt: str = "Mnemonic phrase") -> str:
     return validate_mnemonic(inp.line(prompt))
 
@@ -176,7 +166,7 @@ def create(
         raise typer.BadParameter(f"`{words}`: choose 12 or 24 words", param_hint="--words")
     inp = _Input(password_stdin)
     wallet = _wallet(data_dir)
-    _refuse_existing(wallet)
+    wallet.refuse_existing()  # before asking anything; checked again under the lock
     password = inp.new_password()
     passphrase = inp.line("BIP39 passphrase (optional)") if bip39_passphrase else ""
     new = wallet.create(password, words=words, passphrase=passphrase)
@@ -236,7 +226,7 @@ def recover(
     """
     inp = _Input(password_stdin)
     wallet = _wallet(data_dir)
-    _refuse_existing(wallet)
+    wallet.refuse_existing()  # before asking anything; checked again under the lock
     phrase = _read_phrase(inp)
     passphrase = inp.line("BIP39 passphrase") if bip39_passphrase else ""
     password = inp.new_password()

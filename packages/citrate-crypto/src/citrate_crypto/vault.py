@@ -157,6 +157,14 @@ class Wallet:
         """Whether a vault file is present."""
         return self.path.exists()
 
+    def refuse_existing(self) -> None:
+        """Raise `VaultExistsError` if a vault is present (creation never overwrites one)."""
+        if self.exists():
+            raise VaultExistsError(
+                f"a wallet already exists at `{self.path}`; it was not changed. hint: pass "
+                "--data-dir (or set CITRATE_HOME) to keep another wallet elsewhere"
+            )
+
     # ----------------------------------------------------------------- creation and recovery
 
     def create(
@@ -217,11 +225,7 @@ class Wallet:
     ) -> list[str]:
         ensure_private_dir(self.directory)
         with exclusive_lock(self._lock_path):
-            if self.exists():
-                raise VaultExistsError(
-                    f"a wallet already exists at `{self.path}`; it was not changed. hint: pass "
-                    "--data-dir (or set CITRATE_HOME) to keep another wallet elsewhere"
-                )
+            self.refuse_existing()
             hd = _native.HdWallet.from_mnemonic(mnemonic, passphrase)
             addresses = hd.addresses(accounts)
             header = {
