@@ -4,7 +4,9 @@
 //! crate panics or unwraps: every failure becomes an exception from `citrate_native.errors`.
 //! Slow work (PBKDF2 seeds, bulk address derivation, scrypt) runs with the GIL released.
 
+mod chain;
 mod errors;
+mod ghostdag;
 
 use citrate_core::{bip39, Error};
 use pyo3::prelude::*;
@@ -226,5 +228,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_checksum_address, m)?)?;
     m.add_class::<HdWallet>()?;
     m.add_class::<PrivateKey>()?;
+    ghostdag::register(m)?;
+    chain::register(m)?;
     Ok(())
 }

@@ -1,10 +1,16 @@
 # Hand-written stubs for the Rust extension `citrate_native._core` (citrate-py/src/lib.rs).
 # Checked by `python -m mypy.stubtest citrate_native._core`; keep both in step.
-from typing import final
+from collections.abc import Sequence
+from os import PathLike
+from typing import Literal, TypedDict, final
 
 # `_mnemonic_to_seed` is internal (kept out of `citrate_native.__all__`), but it is a name the
 # extension module exports, and stubtest checks this list against the module.
 __all__ = [
+    "CallRequest",
+    "Chain",
+    "GhostDag",
+    "GhostDagData",
     "HdWallet",
     "PrivateKey",
     "__version__",
@@ -78,3 +84,225 @@ class PrivateKey:
     ) -> str: ...
     @staticmethod
     def from_keystore(keystore_json: str, password: str) -> PrivateKey: ...
+
+# --- Node core (citrate-chain) -------------------------------------------------------------------
+#
+# Hashes and addresses are `bytes` (32 and 20 long); amounts are non-negative `int`s < 2**256
+# (a bad length or range raises CitrateValueError). JSON-RPC objects (blocks, transactions,
+# receipts, logs) come back as JSON text in the exact shape geth/anvil return (hex quantities,
+# camelCase keys), so the RPC server only parses and forwards them.
+
+@final
+class GhostDagData:
+    """GhostDAG data of one block (Kaspa's conventions: blue work orders like blue score)."""
+
+    @property
+    def hash(self) -> bytes: ...
+    @property
+    def blue_score(self) -> int: ...
+    @property
+    def blue_work(self) -> int: ...
+    @property
+    def selected_parent(self) -> bytes | None:
+        """None only for the genesis block."""
+    @property
+    def mergeset_blues(self) -> list[bytes]:
+        """The blue part of the mergeset in GhostDAG order, selected parent first."""
+    @property
+    def mergeset_reds(self) -> list[bytes]:
+        """The red part of the mergeset in GhostDAG order."""
+
+@final
+class GhostDag:
+    """GhostDAG over 32-byte block hashes (k is the anticone-size bound)."""
+
+    def __init__(self, k: int, genesis_hash: bytes, max_parents: int = 10) -> None: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def genesis_hash(self) -> bytes: ...
+    @property
+    def max_parents(self) -> int: ...
+    def add_block(self, hash: bytes, parents: Sequence[bytes]) -> GhostDagData:
+        """Add a block whose parents are all known; GhostDagError on a duplicate, unknown or
+        repeated parent, no parents, or more than ``max_parents``."""
+    def get(self, hash: bytes) -> GhostDagData | None: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, hash: object) -> bool: ...
+    def tips(self) -> list[bytes]:
+        """Blocks without children, in ascending (blue work, hash) order."""
+    def ordered_mergeset(self, hash: bytes) -> list[bytes]:
+        """The block's mergeset in consensus order: selected parent first, then the other
+        members by ascending (blue work, hash)."""
+    def total_order(self) -> list[bytes]:
+        """Every block in the order a virtual block over all tips gives: the selected-parent
+        chain from genesis, each chain block followed by the rest of its ordered mergeset."""
+
+@final
+class CallRequest:
+    """The transaction-shaped argument of `Chain.call`, `estimate_gas`, `create_access_list`."""
+
+    def __init__(
+        self,
+        *,
+        from_: bytes | None = None,
+        to: bytes | None = None,
+        gas: int | None = None,
+        gas_price: int | None = None,
+        max_fee_per_gas: int | None = None,
+        max_priority_fee_per_gas: int | None = None,
+        value: int = 0,
+        data: bytes = b"",
+        nonce: int | None = None,
+        access_list: Sequence[tuple[bytes, Sequence[bytes]]] | None = None,
+    ) -> None: ...
+
+class MinedBlock(TypedDict):
+    hash: bytes
+    number: int
+    blue_score: int
+    tx_hashes: list[bytes]
+
+class MinedRound(TypedDict):
+    blocks: list[MinedBlock]  # in total order
+    skipped: list[tuple[bytes, str]]  # (tx hash, reason), e.g. "nonce too low: ..."
+
+class TxStatus(TypedDict, total=False):
+    status: Literal["pending", "queued", "mined", "skipped", "unknown"]
+    blockHash: bytes
+    blockNumber: int
+    blueScore: int
+    reason: str
+
+class DagStats(TypedDict):
+    blocks: int
+    tips: list[bytes]
+    blue_count: int
+    red_count: int
+    max_blue_score: int
+    k: int
+    max_parents: int
+
+class DagBlock(TypedDict):
+    hash: bytes
+    number: int
+    parents: list[bytes]  # selected parent first
+    selected_parent: bytes | None
+    blue_score: int
+    blue_work: int
+    is_blue: bool
+    timestamp: int
+    tx_count: int
+
+@final
+class Chain:
+    """The node core: a GhostDAG block DAG whose total order runs in revm, stored in one redb
+    file under ``data_dir``. Thread-safe; every method releases the GIL while it works."""
+
+    def __init__(
+        self,
+        data_dir: str | PathLike[str],
+        *,
+        chain_id: int = 1337,
+        k: int = 18,
+        max_parents: int = 10,
+        block_gas_limit: int = 30_000_000,
+        initial_base_fee: int = 1_000_000_000,
+        genesis_alloc: Sequence[tuple[bytes, int]] = (),
+        genesis_timestamp: int = 0,
+    ) -> None:
+        """Open the chain in ``data_dir``, creating it with this genesis on first use.
+
+        StoreError when the directory holds a different chain (chain id, k or genesis), is open
+        in another process, or is unreadable."""
+    def close(self) -> None:
+        """Flush and release the store; later calls raise StoreError."""
+    @property
+    def chain_id(self) -> int: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def max_parents(self) -> int: ...
+    @property
+    def block_gas_limit(self) -> int: ...
+    @property
+    def head_number(self) -> int: ...
+    @property
+    def genesis_hash(self) -> bytes: ...
+    def block_hash(self, number: int) -> bytes | None: ...
+    def block_number(self, hash: bytes) -> int | None: ...
+    def block_timestamp(self, number: int) -> int | None: ...
+    def next_base_fee(self) -> int:
+        """Base fee of the next block (EIP-1559 from the head)."""
+    # -- transaction pool ---------------------------------------------------------------------
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        """Decode, verify and pool a signed transaction; return its hash.
+
+        TransactionRejected with geth's message otherwise (invalid sender, chain id, nonce too
+        low, insufficient funds, intrinsic gas too low, exceeds block gas limit, fee cap below
+        base fee, replacement underpriced, already known, unsupported type, ...)."""
+    def pending_nonce(self, address: bytes) -> int: ...
+    def pool_len(self) -> int: ...
+    def pool_snapshot(self) -> str:
+        """JSON {"pending": [tx...], "queued": [tx...]} (transaction objects, block fields null)."""
+    # -- block production ---------------------------------------------------------------------
+    def mine(
+        self, producers: int = 1, coinbases: Sequence[bytes] = (), timestamp: int | None = None
+    ) -> MinedRound:
+        """One round: ``producers`` parallel blocks on the current tips, filled by the batcher
+        (disjoint transaction sets), ordered by GhostDAG, executed, and committed durably
+        before returning. Producer i is paid its priority fees at ``coinbases[i]``."""
+    def mine_transactions(
+        self,
+        tx_sets: Sequence[Sequence[bytes]],
+        coinbases: Sequence[bytes] = (),
+        timestamp: int | None = None,
+    ) -> MinedRound:
+        """Like `mine`, but block i carries exactly the raw signed transactions ``tx_sets[i]``
+        (pooled or not). Invalid ones at their turn in the total order are skipped, not
+        half-applied."""
+    def rewind(self, number: int) -> None:
+        """Drop every block after ``number`` and its state (evm_revert); clears the pool."""
+    def set_balance(self, address: bytes, wei: int) -> None: ...
+    def set_code(self, address: bytes, code: bytes) -> None: ...
+    def set_nonce(self, address: bytes, nonce: int) -> None: ...
+    def set_storage_at(self, address: bytes, slot: bytes, value: bytes) -> None: ...
+    # -- state at a block number --------------------------------------------------------------
+    def balance(self, address: bytes, block: int) -> int: ...
+    def nonce(self, address: bytes, block: int) -> int: ...
+    def code(self, address: bytes, block: int) -> bytes: ...
+    def storage_at(self, address: bytes, slot: bytes, block: int) -> bytes:
+        """The 32-byte word at ``slot`` (32 bytes)."""
+    def call(self, request: CallRequest, block: int) -> bytes:
+        """Run in revm without committing; return the output. ExecutionReverted (with data) on
+        revert, CallError on other failures, BlockNotFound for an unknown block."""
+    def estimate_gas(self, request: CallRequest, block: int) -> int: ...
+    def create_access_list(
+        self, request: CallRequest, block: int
+    ) -> tuple[list[tuple[bytes, list[bytes]]], int]: ...
+    # -- chain data (JSON text in eth_* shapes) -----------------------------------------------
+    def block_by_number(self, number: int, full_transactions: bool) -> str | None: ...
+    def block_by_hash(self, hash: bytes, full_transactions: bool) -> str | None: ...
+    def transaction(self, hash: bytes) -> str | None:
+        """Mined or pooled (block fields null) transaction object."""
+    def transaction_by_block_and_index(self, number: int, index: int) -> str | None: ...
+    def receipt(self, hash: bytes) -> str | None: ...
+    def block_receipts(self, number: int) -> str | None: ...
+    def logs(
+        self,
+        from_block: int,
+        to_block: int,
+        addresses: Sequence[bytes],
+        topics: Sequence[Sequence[bytes] | None],
+    ) -> str:
+        """JSON array of log objects in [from_block, to_block] (inclusive)."""
+    def fee_history(self, block_count: int, newest_block: int, percentiles: Sequence[float]) -> str:
+        """JSON object in eth_feeHistory's shape."""
+    def transaction_status(self, hash: bytes) -> TxStatus: ...
+    def transactions_by_address(
+        self, address: bytes, limit: int, cursor: int | None = None
+    ) -> tuple[str, int | None]:
+        """(JSON array of transactions sent or received by ``address``, newest first; the cursor
+        for the next page or None)."""
+    def dag_stats(self) -> DagStats: ...
+    def block_dag(self, from_block: int, to_block: int) -> list[DagBlock]: ...

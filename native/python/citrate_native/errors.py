@@ -8,9 +8,14 @@ Messages never contain a secret, except the single unknown word of a mnemonic.
 from __future__ import annotations
 
 __all__ = [
+    "BlockNotFound",
+    "CallError",
+    "ChainError",
     "CitrateError",
     "CitrateValueError",
     "DerivationError",
+    "ExecutionReverted",
+    "GhostDagError",
     "InvalidAddressError",
     "InvalidKeyError",
     "KeystoreError",
@@ -21,6 +26,8 @@ __all__ = [
     "MnemonicError",
     "MnemonicUnknownWordError",
     "MnemonicWordCountError",
+    "StoreError",
+    "TransactionRejected",
 ]
 
 
@@ -102,3 +109,53 @@ class KeystoreMacError(KeystoreError):
 
 class KeystoreFormatError(KeystoreError):
     """The keystore is malformed: bad JSON, a missing or invalid field, unsupported kdf/cipher."""
+
+
+# --- Node core (citrate_chain) -------------------------------------------------------------------
+
+
+class GhostDagError(CitrateValueError):
+    """A block cannot be added to a GhostDAG: duplicate hash, no parents, unknown parent, too many
+    parents, or a hash that is not 32 bytes."""
+
+
+class ChainError(CitrateError):
+    """Base class of the node core's errors."""
+
+
+class TransactionRejected(ChainError, ValueError):
+    """The transaction pool refused a raw transaction.
+
+    The message uses geth's wording ("nonce too low: next nonce 5, tx nonce 3", "invalid sender",
+    "replacement transaction underpriced", ...) so that Ethereum clients recognise it.
+    """
+
+
+class ExecutionReverted(ChainError):
+    """`eth_call`/`eth_estimateGas` reverted.
+
+    Attributes:
+        data: The revert data (ABI-encoded ``Error(string)``, a custom error, or empty).
+    The message is ``"execution reverted"`` or ``"execution reverted: <reason>"``.
+    """
+
+    def __init__(self, message: str, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.data = bytes(data)
+
+    def __reduce__(self) -> tuple[type[ExecutionReverted], tuple[str, bytes]]:
+        return (type(self), (str(self), self.data))
+
+
+class CallError(ChainError):
+    """`eth_call`/`eth_estimateGas` failed without a revert (out of gas, insufficient funds,
+    invalid opcode, gas required exceeds allowance, ...). The message is geth's wording."""
+
+
+class BlockNotFound(ChainError, LookupError):
+    """A state query named a block the node does not have ("header not found")."""
+
+
+class StoreError(ChainError):
+    """The on-disk chain store failed or does not match the requested chain (chain id, genesis),
+    or is already open in another process."""

@@ -1,0 +1,1 @@
+//! GhostDAG (placeholder; being written).

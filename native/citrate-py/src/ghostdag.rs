@@ -1,0 +1,8 @@
+//! `GhostDag`: the GhostDAG consensus of `citrate_chain::ghostdag`.
+
+use pyo3::prelude::*;
+
+/// Register this file's classes and functions in `citrate_native._core`.
+pub(crate) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}
