@@ -25,9 +25,13 @@ run: install ## Set up, then create a wallet (asks for a password) and print its
 test-deps: ## System packages the tests use (GNOME Keyring for the real-keychain test)
 	@bash scripts/test-deps.sh
 
+.PHONY: node-tools
+node-tools: ## anvil, the reference node the conformance suite and benchmarks compare against
+	@test -x tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil || npm ci --prefix tools --no-audit --no-fund
+
 .PHONY: native-test
 native-test: ## cargo test of the Rust core against tests/vectors
-	cd native && cargo test --release --locked -p citrate-core
+	cd native && cargo test --release --locked -p citrate-core -p citrate-chain
 
 .PHONY: lint
 lint: install ## ruff, mypy, and stubtest of the native stubs
@@ -41,10 +45,10 @@ pytest: install ## The pytest suite (benchmarks off)
 	HF_HUB_OFFLINE=1 $(UV) run pytest -q
 
 .PHONY: test
-test: install test-deps native-test lint pytest ## Everything CI runs
+test: install test-deps node-tools native-test lint pytest ## Everything CI runs
 
 .PHONY: bench
-bench: install ## The benchmark suite (compares against eth-account, bip_utils, hashlib)
+bench: install node-tools ## The benchmark suite (against eth-account, bip_utils, hashlib, anvil, a Python GhostDAG)
 	$(UV) run pytest tests/bench --benchmark-enable -s -q
 
 .PHONY: fmt

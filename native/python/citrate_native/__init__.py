@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from citrate_native import errors
 from citrate_native._core import (
+    CallRequest,
+    Chain,
+    GhostDag,
+    GhostDagData,
     HdWallet,
     PrivateKey,
     __version__,
@@ -29,6 +33,10 @@ from citrate_native._core import (
 from citrate_native._core import _mnemonic_to_seed as _mnemonic_to_seed
 
 __all__ = [
+    "CallRequest",
+    "Chain",
+    "GhostDag",
+    "GhostDagData",
     "HdWallet",
     "PrivateKey",
     "__version__",

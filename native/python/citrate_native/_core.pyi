@@ -2,7 +2,7 @@
 # Checked by `python -m mypy.stubtest citrate_native._core`; keep both in step.
 from collections.abc import Sequence
 from os import PathLike
-from typing import Literal, TypedDict, final
+from typing import Literal, TypedDict, final, type_check_only
 
 # `_mnemonic_to_seed` is internal (kept out of `citrate_native.__all__`), but it is a name the
 # extension module exports, and stubtest checks this list against the module.
@@ -94,29 +94,39 @@ class PrivateKey:
 
 @final
 class GhostDagData:
-    """GhostDAG data of one block (Kaspa's conventions: blue work orders like blue score)."""
+    """GhostDAG data of one block, a snapshot (Kaspa's conventions: every block carries work 1,
+    so ``blue_work == blue_score``; ties go to the higher hash)."""
 
     @property
     def hash(self) -> bytes: ...
     @property
-    def blue_score(self) -> int: ...
+    def blue_score(self) -> int:
+        """Number of blue blocks in the block's past (0 for the genesis)."""
     @property
-    def blue_work(self) -> int: ...
+    def blue_work(self) -> int:
+        """Work of the blue past; equals ``blue_score`` (work 1 per block)."""
     @property
     def selected_parent(self) -> bytes | None:
-        """None only for the genesis block."""
+        """The parent with the greatest (blue work, hash); None only for the genesis block."""
     @property
     def mergeset_blues(self) -> list[bytes]:
-        """The blue part of the mergeset in GhostDAG order, selected parent first."""
+        """The blue part of the mergeset in GhostDAG order, selected parent first (empty for
+        the genesis)."""
     @property
     def mergeset_reds(self) -> list[bytes]:
-        """The red part of the mergeset in GhostDAG order."""
+        """The red part of the mergeset in GhostDAG order (ascending blue work, hash)."""
 
 @final
 class GhostDag:
-    """GhostDAG over 32-byte block hashes (k is the anticone-size bound)."""
+    """GhostDAG over 32-byte block hashes (k is the anticone-size bound). Thread-safe.
 
-    def __init__(self, k: int, genesis_hash: bytes, max_parents: int = 10) -> None: ...
+    Hashes are ``bytes`` of length 32; another length raises GhostDagError. A refused block
+    leaves the DAG unchanged.
+    """
+
+    # `__new__`, not `__init__`: PyO3 builds the object in `#[new]` (stubtest checks this).
+    def __new__(cls, k: int, genesis_hash: bytes, max_parents: int = 10) -> GhostDag:
+        """GhostDagError unless ``0 <= k <= 65535`` and ``1 <= max_parents < 2**32``."""
     @property
     def k(self) -> int: ...
     @property
@@ -127,23 +137,36 @@ class GhostDag:
         """Add a block whose parents are all known; GhostDagError on a duplicate, unknown or
         repeated parent, no parents, or more than ``max_parents``."""
     def get(self, hash: bytes) -> GhostDagData | None: ...
-    def __len__(self) -> int: ...
-    def __contains__(self, hash: object) -> bool: ...
+    def __len__(self) -> int:
+        """The number of blocks, genesis included."""
+    def __contains__(self, hash: object, /) -> bool:
+        """False for anything but 32 ``bytes`` of a block in the DAG."""
     def tips(self) -> list[bytes]:
         """Blocks without children, in ascending (blue work, hash) order."""
     def ordered_mergeset(self, hash: bytes) -> list[bytes]:
         """The block's mergeset in consensus order: selected parent first, then the other
-        members by ascending (blue work, hash)."""
+        members by ascending (blue work, hash); empty for the genesis. GhostDagError for an
+        unknown block."""
     def total_order(self) -> list[bytes]:
-        """Every block in the order a virtual block over all tips gives: the selected-parent
-        chain from genesis, each chain block followed by the rest of its ordered mergeset."""
+        """Every block once, in the order a virtual block over all tips gives (Kaspa's): the
+        ordered mergesets of the virtual's selected chain from the genesis up, then the
+        virtual's own, i.e. ``G, M(C1), C1, ..., M(Cn), Cn, M(virtual)`` where ``M(B)`` is the
+        ordered mergeset of B without its selected parent. Parents always come first."""
 
 @final
 class CallRequest:
-    """The transaction-shaped argument of `Chain.call`, `estimate_gas`, `create_access_list`."""
+    """The transaction-shaped argument of `Chain.call`, `estimate_gas`, `create_access_list`.
 
-    def __init__(
-        self,
+    Defaults like geth/anvil: ``from_`` None = the zero address; ``gas`` None = the block gas
+    limit (estimate: the allowance); no fee field = price 0 without a base-fee floor and without
+    a balance check for fees; ``value`` None = 0; ``nonce`` None = the sender's (never checked).
+    Fee fields decide the type: ``max_fee_per_gas``/``max_priority_fee_per_gas`` -> EIP-1559,
+    else ``access_list`` -> EIP-2930, else legacy. Addresses must be 20 bytes and storage keys 32
+    (CitrateValueError).
+    """
+
+    def __new__(
+        cls,
         *,
         from_: bytes | None = None,
         to: bytes | None = None,
@@ -151,22 +174,25 @@ class CallRequest:
         gas_price: int | None = None,
         max_fee_per_gas: int | None = None,
         max_priority_fee_per_gas: int | None = None,
-        value: int = 0,
-        data: bytes = b"",
+        value: int | None = None,
+        data: bytes = ...,
         nonce: int | None = None,
         access_list: Sequence[tuple[bytes, Sequence[bytes]]] | None = None,
-    ) -> None: ...
+    ) -> CallRequest: ...
 
+@type_check_only
 class MinedBlock(TypedDict):
     hash: bytes
     number: int
     blue_score: int
     tx_hashes: list[bytes]
 
+@type_check_only
 class MinedRound(TypedDict):
     blocks: list[MinedBlock]  # in total order
     skipped: list[tuple[bytes, str]]  # (tx hash, reason), e.g. "nonce too low: ..."
 
+@type_check_only
 class TxStatus(TypedDict, total=False):
     status: Literal["pending", "queued", "mined", "skipped", "unknown"]
     blockHash: bytes
@@ -174,6 +200,7 @@ class TxStatus(TypedDict, total=False):
     blueScore: int
     reason: str
 
+@type_check_only
 class DagStats(TypedDict):
     blocks: int
     tips: list[bytes]
@@ -183,6 +210,7 @@ class DagStats(TypedDict):
     k: int
     max_parents: int
 
+@type_check_only
 class DagBlock(TypedDict):
     hash: bytes
     number: int
@@ -199,8 +227,8 @@ class Chain:
     """The node core: a GhostDAG block DAG whose total order runs in revm, stored in one redb
     file under ``data_dir``. Thread-safe; every method releases the GIL while it works."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         data_dir: str | PathLike[str],
         *,
         chain_id: int = 1337,
@@ -208,10 +236,13 @@ class Chain:
         max_parents: int = 10,
         block_gas_limit: int = 30_000_000,
         initial_base_fee: int = 1_000_000_000,
-        genesis_alloc: Sequence[tuple[bytes, int]] = (),
-        genesis_timestamp: int = 0,
-    ) -> None:
+        genesis_alloc: Sequence[tuple[bytes, int]] = ...,
+        genesis_timestamp: int | None = None,
+    ) -> Chain:
         """Open the chain in ``data_dir``, creating it with this genesis on first use.
+
+        ``genesis_timestamp=None`` takes the clock when the chain is created and the stored
+        genesis's timestamp when it is reopened.
 
         StoreError when the directory holds a different chain (chain id, k or genesis), is open
         in another process, or is unreadable."""
@@ -247,23 +278,31 @@ class Chain:
         """JSON {"pending": [tx...], "queued": [tx...]} (transaction objects, block fields null)."""
     # -- block production ---------------------------------------------------------------------
     def mine(
-        self, producers: int = 1, coinbases: Sequence[bytes] = (), timestamp: int | None = None
+        self, producers: int = 1, coinbases: Sequence[bytes] = ..., timestamp: int | None = None
     ) -> MinedRound:
         """One round: ``producers`` parallel blocks on the current tips, filled by the batcher
         (disjoint transaction sets), ordered by GhostDAG, executed, and committed durably
-        before returning. Producer i is paid its priority fees at ``coinbases[i]``."""
+        before returning. Producer i is paid its priority fees at ``coinbases[i]`` (the zero
+        address when missing). ``1 <= producers <= max_parents`` (else CitrateValueError), so
+        that every block of a round references all tips and numbered blocks never reorder.
+        ``timestamp`` defaults to max(now, head timestamp)."""
     def mine_transactions(
         self,
         tx_sets: Sequence[Sequence[bytes]],
-        coinbases: Sequence[bytes] = (),
+        coinbases: Sequence[bytes] = ...,
         timestamp: int | None = None,
     ) -> MinedRound:
         """Like `mine`, but block i carries exactly the raw signed transactions ``tx_sets[i]``
         (pooled or not). Invalid ones at their turn in the total order are skipped, not
         half-applied."""
     def rewind(self, number: int) -> None:
-        """Drop every block after ``number`` and its state (evm_revert); clears the pool."""
-    def set_balance(self, address: bytes, wei: int) -> None: ...
+        """Drop every block after ``number`` and its state (evm_revert); clears the pool.
+
+        BlockNotFound if ``number`` is above the head."""
+    def set_balance(self, address: bytes, wei: int) -> None:
+        """Set state at the head block, durably (anvil_setBalance & co.; also the next three).
+
+        The head block's ``stateRoot`` is not rewritten."""
     def set_code(self, address: bytes, code: bytes) -> None: ...
     def set_nonce(self, address: bytes, nonce: int) -> None: ...
     def set_storage_at(self, address: bytes, slot: bytes, value: bytes) -> None: ...
@@ -302,7 +341,10 @@ class Chain:
     def transactions_by_address(
         self, address: bytes, limit: int, cursor: int | None = None
     ) -> tuple[str, int | None]:
-        """(JSON array of transactions sent or received by ``address``, newest first; the cursor
-        for the next page or None)."""
-    def dag_stats(self) -> DagStats: ...
-    def block_dag(self, from_block: int, to_block: int) -> list[DagBlock]: ...
+        """(JSON array of mined transactions sent or received by ``address``, newest first; the
+        opaque cursor for the next page, or None on the last page). ``1 <= limit <= 10000``."""
+    def dag_stats(self) -> DagStats:
+        """Counts over the whole DAG: each block is coloured by the chain block (or, for the
+        newest blocks, the virtual block over all tips) whose mergeset holds it."""
+    def block_dag(self, from_block: int, to_block: int) -> list[DagBlock]:
+        """DAG data of blocks ``from_block..=to_block`` (clamped to the head)."""
