@@ -298,12 +298,11 @@ impl Chain {
         let store = Store::open(dir)?;
         let genesis_timestamp = match cfg.genesis_timestamp {
             Some(ts) => ts,
-            None if store.meta()?.is_some() => store
-                .read()
-                .map(Reader::new)?
-                .header(0)?
-                .map(|h| h.timestamp)
-                .ok_or_else(|| Error::Store("chain store: the genesis block is missing".into()))?,
+            None if store.meta()?.is_some() => {
+                store.read().map(Reader::new)?.header(0)?.map(|h| h.timestamp).ok_or_else(|| {
+                    Error::Store("chain store: the genesis block is missing".into())
+                })?
+            }
             None => std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -518,6 +517,11 @@ impl Chain {
     /// Number of pooled transactions.
     pub fn pool_len(&self) -> Result<usize> {
         Ok(self.pool()?.len())
+    }
+
+    /// Pooled transactions that are executable now (nonce-gapped, queued ones excluded).
+    pub fn pool_pending_len(&self) -> Result<usize> {
+        Ok(self.pool_content()?.0.len())
     }
 
     /// Pooled (pending, queued) transactions.

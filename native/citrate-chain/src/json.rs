@@ -167,6 +167,7 @@ fn receipt_json(tx: &Tx, r: &StoredReceipt, h: &Header, index: u64, first_log: u
         "transactionIndex": q(index),
         "blockHash": hex(h.hash.as_slice()),
         "blockNumber": q(h.number),
+        "blockTimestamp": q(h.timestamp),
         "from": addr(&tx.sender),
         "to": tx.to().map(|a| addr(&a)).unwrap_or(Value::Null),
         "contractAddress": if r.contract_address.len() == 20 {

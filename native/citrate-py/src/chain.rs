@@ -307,6 +307,10 @@ impl Chain {
         py.detach(|| self.inner.pool_len()).py()
     }
 
+    fn pool_pending_len(&self, py: Python<'_>) -> PyResult<usize> {
+        py.detach(|| self.inner.pool_pending_len()).py()
+    }
+
     fn pool_snapshot(&self, py: Python<'_>) -> PyResult<String> {
         py.detach(|| self.inner.pool_snapshot()).py()
     }

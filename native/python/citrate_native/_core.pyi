@@ -274,6 +274,8 @@ class Chain:
         base fee, replacement underpriced, already known, unsupported type, ...)."""
     def pending_nonce(self, address: bytes) -> int: ...
     def pool_len(self) -> int: ...
+    def pool_pending_len(self) -> int:
+        """Pooled transactions executable now (queued, nonce-gapped ones excluded)."""
     def pool_snapshot(self) -> str:
         """JSON {"pending": [tx...], "queued": [tx...]} (transaction objects, block fields null)."""
     # -- block production ---------------------------------------------------------------------

@@ -26,6 +26,7 @@ from citrate_node.errors import (
 )
 from citrate_node.node import Node
 
+EMPTY_TRIE_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, as anvil suggests
 MAX_FEE_HISTORY_BLOCKS = 1024
 MAX_DAG_RANGE = 1000
@@ -203,16 +204,8 @@ async def eth_get_code(params: Any, ctx: Context) -> Any:
 @rpc("eth_getStorageAt")
 async def eth_get_storage_at(params: Any, ctx: Context) -> Any:
     addr, slot_raw, block = p.positional(params, "eth_getStorageAt", 2, 1)
-    slot = p.quantity(slot_raw, "slot") if isinstance(slot_raw, int) else None
-    if slot is None:
-        raw = p.data(slot_raw, "slot")
-        if len(raw) > 32:
-            raise InvalidParams("slot: a storage slot is at most 32 bytes")
-        slot_bytes = raw.rjust(32, b"\0")
-    else:
-        slot_bytes = slot.to_bytes(32, "big")
     number = ctx.node.resolve_state_block(p.block_ref(block or "latest"))
-    return p.hexb(ctx.node.chain.storage_at(p.address(addr), slot_bytes, number))
+    return p.hexb(ctx.node.chain.storage_at(p.address(addr), p.storage_slot(slot_raw), number))
 
 
 async def _call_like(params: Any, ctx: Context, method: str) -> tuple[_native.CallRequest, int]:
@@ -303,11 +296,37 @@ def _block_number(ctx: Context, raw: Any) -> int | None:
     return ctx.node.resolve_block(p.block_ref(raw))
 
 
+def _pending_block(ctx: Context) -> dict[str, Any]:
+    """The block the node would mine next, as anvil and geth show `pending`: the head's child
+    with the next base fee and no transactions yet (its DAG placement is decided when mined)."""
+    chain = ctx.node.chain
+    latest = orjson.loads(chain.block_by_number(chain.head_number, False) or "{}")
+    for key in ("blueScore", "blueWork", "selectedParent", "mergeParents"):
+        latest.pop(key, None)
+    latest.update(
+        number=p.hexq(chain.head_number + 1),
+        hash=None,
+        nonce=None,
+        parentHash=latest["hash"],
+        baseFeePerGas=p.hexq(chain.next_base_fee()),
+        gasUsed="0x0",
+        timestamp=p.hexq(max(ctx.node.peek_timestamp(), int(latest["timestamp"], 16))),
+        transactions=[],
+        logsBloom="0x" + "00" * 256,
+        transactionsRoot=EMPTY_TRIE_ROOT,
+        receiptsRoot=EMPTY_TRIE_ROOT,
+    )
+    return latest
+
+
 @rpc("eth_getBlockByNumber")
 async def eth_get_block_by_number(params: Any, ctx: Context) -> Any:
     block, full = p.positional(params, "eth_getBlockByNumber", 2)
-    number = _block_number(ctx, block)
+    ref = p.block_ref(block)
     full_tx = p.boolean(full, "fullTransactions")
+    if ref.tag == "pending":
+        return _pending_block(ctx)
+    number = ctx.node.resolve_block(ref)
     return None if number is None else _fragment(ctx.node.chain.block_by_number(number, full_tx))
 
 
@@ -363,7 +382,11 @@ async def eth_get_tx_by_block_hash_and_index(params: Any, ctx: Context) -> Any:
 @rpc("eth_getBlockReceipts")
 async def eth_get_block_receipts(params: Any, ctx: Context) -> Any:
     (block,) = p.positional(params, "eth_getBlockReceipts", 1)
-    number = _block_number(ctx, block)
+    # geth takes a block number, tag, or hash here (a bare 32-byte hash included).
+    if isinstance(block, str) and len(block) == 66:
+        number = ctx.node.chain.block_number(p.hash32(block, "block"))
+    else:
+        number = _block_number(ctx, block)
     return None if number is None else _fragment(ctx.node.chain.block_receipts(number))
 
 
@@ -490,7 +513,7 @@ async def evm_increase_time(params: Any, ctx: Context) -> Any:
     (raw,) = p.positional(params, "evm_increaseTime", 1)
     seconds = p.quantity(raw, "seconds", maximum=p.MAX_UINT64)
     ctx.node.time_offset += seconds
-    return p.hexq(ctx.node.time_offset)
+    return ctx.node.time_offset  # anvil and Hardhat answer the total offset as a JSON number
 
 
 @rpc("evm_setNextBlockTimestamp")

@@ -108,13 +108,13 @@ class Node:
                 while True:
                     await self._tx_arrived.wait()
                     self._tx_arrived.clear()
-                    # Mine until the pool has nothing executable left; a round that includes
-                    # nothing (only queued, nonce-gapped transactions remain) ends the burst.
-                    while self.chain.pool_len():
+                    # Mine while the pool has executable transactions (queued, nonce-gapped
+                    # ones wait for their gap to close); a round that includes nothing (no
+                    # transaction pays the base fee) ends the burst.
+                    while self.chain.pool_pending_len():
                         mined = await self.mine()
-                        if (
-                            not any(b["tx_hashes"] for b in mined["blocks"])
-                            and not mined["skipped"]
+                        if not mined["skipped"] and not any(
+                            b["tx_hashes"] for b in mined["blocks"]
                         ):
                             break
         except asyncio.CancelledError:
@@ -124,6 +124,12 @@ class Node:
             raise
 
     # -- writes --------------------------------------------------------------------------------
+
+    def peek_timestamp(self) -> int:
+        """The timestamp the next block would get (for the `pending` block)."""
+        if self.next_timestamp is not None:
+            return self.next_timestamp
+        return int(time.time()) + self.time_offset
 
     def _timestamp(self) -> int:
         if self.next_timestamp is not None:
@@ -267,17 +273,22 @@ class Node:
             out = list(flt.queue)
             flt.queue.clear()
             return out
-        assert flt.spec is not None
+        spec = flt.spec
+        assert spec is not None
         head = self.chain.head_number
-        rng = self.log_range(flt.spec)
-        start = flt.next_block
+        # Logs of the blocks mined since the last poll; only numeric bounds narrow that
+        # ("latest"/"pending" bounds move with the head, as in geth).
+        lo, hi = flt.next_block, head
         flt.next_block = head + 1
-        if rng is None:
-            return []
-        lo, hi = max(rng[0], start), min(rng[1], head)
+        if spec.from_block.number is not None:
+            lo = max(lo, spec.from_block.number)
+        if spec.to_block.number is not None:
+            hi = min(hi, spec.to_block.number)
+        elif spec.to_block.tag == "earliest":
+            hi = 0
         if lo > hi:
             return []
-        return orjson.Fragment(self.logs(flt.spec, lo, hi))
+        return orjson.Fragment(self.logs(spec, lo, hi))
 
     def filter_logs(self, key: str) -> Any:
         flt = self._filter(key)

@@ -78,6 +78,21 @@ def hash32(value: Any, name: str = "hash") -> bytes:
     return fixed(value, name, 32, "hash")
 
 
+def storage_slot(value: Any, name: str = "slot") -> bytes:
+    """A storage key: hex of up to 32 bytes, any number of digits ("0x0" as geth accepts),
+    left-padded to 32 bytes; a JSON integer is taken as the slot number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return quantity(value, name).to_bytes(32, "big")
+    if not isinstance(value, str) or not _HEX.match(value) or len(value) == 2:
+        raise InvalidParams(
+            f"{name}: expected a 0x-prefixed hex storage slot, got {_describe(value)}"
+        )
+    digits = value[2:]
+    if len(digits) > 64:
+        raise InvalidParams(f"{name}: a storage slot is at most 32 bytes (64 hex digits)")
+    return bytes.fromhex(digits.rjust(64, "0"))
+
+
 def boolean(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidParams(f"{name}: expected true or false, got {_describe(value)}")

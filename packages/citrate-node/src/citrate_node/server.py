@@ -67,7 +67,7 @@ class RpcServer:
             return _error(
                 None, RpcError(INVALID_REQUEST, "invalid request: id must be a string or number")
             )
-        if item.get("jsonrpc", "2.0") != "2.0":
+        if item.get("jsonrpc") != "2.0":
             return _error(
                 req_id, RpcError(INVALID_REQUEST, 'invalid request: "jsonrpc" must be "2.0"')
             )
@@ -175,9 +175,14 @@ class RpcServer:
         limit = self.config.max_body_bytes
         if length is not None and length > limit:
             return self._too_large(length)
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
-            return self._too_large(len(body))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                return self._too_large(size)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         reply = await self.handle_payload(body, Context(self.node))
         headers = {"Content-Type": "application/json", **self._cors_headers(request)}
         return web.Response(body=reply or b"", headers=headers)
