@@ -300,7 +300,7 @@ def _pending_block(ctx: Context) -> dict[str, Any]:
     """The block the node would mine next, as anvil and geth show `pending`: the head's child
     with the next base fee and no transactions yet (its DAG placement is decided when mined)."""
     chain = ctx.node.chain
-    latest = orjson.loads(chain.block_by_number(chain.head_number, False) or "{}")
+    latest: dict[str, Any] = orjson.loads(chain.block_by_number(chain.head_number, False) or "{}")
     for key in ("blueScore", "blueWork", "selectedParent", "mergeParents"):
         latest.pop(key, None)
     latest.update(
