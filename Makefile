@@ -18,8 +18,8 @@ install: uv ## Create .venv with every workspace member (builds the Rust core in
 	$(UV) sync --all-packages --locked
 
 .PHONY: run
-run: install ## Set up, then create a wallet (asks for a password) and print its first address
-	$(UV) run citrate wallet create
+run: install ## Set up, then run a local devnet on the defaults (127.0.0.1:8545; Ctrl-C stops it)
+	$(UV) run citrate devnet
 
 .PHONY: test-deps
 test-deps: ## System packages the tests use (GNOME Keyring for the real-keychain test)

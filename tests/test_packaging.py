@@ -21,7 +21,8 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
     # both from source (maturin compiles the Rust core) in build isolation.
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         str(ROOT / "native"), str(ROOT / "packages" / "citrate-crypto")],
+         str(ROOT / "native"), str(ROOT / "packages" / "citrate-crypto"),
+         str(ROOT / "packages" / "citrate-node")],
         check=True, timeout=1800,
     )  # fmt: skip
     derived = subprocess.run(
@@ -33,4 +34,9 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
         "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
         "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
     ]
+    devnet = subprocess.run(
+        [str(env_dir / "bin" / "citrate"), "devnet", "--help"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert "--block-time" in devnet.stdout and "--producers" in devnet.stdout
     assert sys.prefix != str(env_dir)

@@ -293,3 +293,33 @@ def test_second_node_on_the_same_data_dir_is_refused(node: Devnet) -> None:
     other = Devnet(node.data_dir)
     with pytest.raises(RuntimeError, match="in use"):
         other.start()
+
+
+def test_mempool_snapshot_and_transaction_status(node: Devnet) -> None:
+    sender = KEYS[6].address
+    nonce = int(node.rpc("eth_getTransactionCount", sender, "pending"), 16)
+    queued = node.rpc("eth_sendRawTransaction", transfer(6, nonce + 1))  # a nonce gap
+    try:
+        assert node.rpc("citrate_getTransactionStatus", queued)["status"] == "queued"
+        pool = node.rpc("citrate_getMempoolSnapshot")
+        assert pool["queuedCount"] >= 1
+        assert queued in {tx["hash"] for tx in pool["queued"]}
+        assert all(tx["blockHash"] is None for tx in pool["queued"])
+        unknown = node.rpc("citrate_getTransactionStatus", "0x" + "77" * 32)
+        assert unknown == {"hash": "0x" + "77" * 32, "status": "unknown"}
+    finally:
+        wait_receipt(node, node.rpc("eth_sendRawTransaction", transfer(6, nonce)))
+    receipt = wait_receipt(node, queued)  # the gap closed: the queued one is mined too
+    status = node.rpc("citrate_getTransactionStatus", queued)
+    assert status["status"] == "mined" and status["blockHash"] == receipt["blockHash"]
+    assert int(status["blueScore"], 16) >= 1
+
+
+def test_block_dag_ranges(node: Devnet) -> None:
+    head = int(node.rpc("eth_blockNumber"), 16)
+    beyond = node.rpc("citrate_getBlockDag", hex(max(head - 2, 0)), hex(head + 50))
+    assert [int(b["number"], 16) for b in beyond] == list(range(max(head - 2, 0), head + 1))
+    node.rpc("evm_mine", {"blocks": "0x3e9"})  # 1,001 more blocks
+    reply = node.rpc_raw("citrate_getBlockDag", ["0x0", "latest"])
+    assert reply["error"]["code"] == -32602 and "at most 1000" in reply["error"]["message"]
+    assert len(node.rpc("citrate_getBlockDag")) == 100  # the default: the latest 100
