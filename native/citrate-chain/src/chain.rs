@@ -18,7 +18,8 @@ use crate::exec::{self, BlockParams, CallOutcome, CallRequest};
 use crate::ghostdag::{GhostDag, GhostDagData};
 use crate::pool::{AdmitContext, Pool, PoolStatus};
 use crate::state::{
-    state_root_with, Account, BlockChanges, BlockDb, LatestState, Overlay, ReaderDb, StateReader,
+    state_root_with, Account, BlockChanges, BlockDb, BlockHashes, LatestState, Overlay, ReaderDb,
+    StateReader,
 };
 use crate::store::{
     BlockWrite, Body, Header, Meta, Reader, SkippedTx, Store, StoredReceipt, StoredTx,
@@ -679,11 +680,23 @@ impl Chain {
         round: u64,
         old_len: usize,
     ) -> Result<(Vec<BlockWrite>, Overlay)> {
-        // ORDER: the new blocks must extend the numbered sequence without reordering it.
-        let order = inner.dag.total_order();
-        let prefix_ok = order.len() == old_len + blocks.len()
-            && order.iter().zip(&inner.hashes).all(|(a, b)| *a == b.0);
-        if !prefix_ok {
+        // ORDER: every block of the round has all current tips as parents, so the round extends
+        // the numbered sequence exactly when the new virtual block's mergeset is the round:
+        // its selected parent first, then the other members in ascending (blue work, hash)
+        // order (GhostDag::total_order's suffix, computed without walking the whole DAG).
+        let tips = inner.dag.tips();
+        let virt = inner.dag.virtual_data(&tips).map_err(dag_err)?;
+        let sp = virt
+            .selected_parent
+            .ok_or_else(|| Error::Chain("the virtual block has no selected parent".into()))?;
+        let mut rest: Vec<[u8; 32]> =
+            virt.mergeset_blues.iter().skip(1).chain(&virt.mergeset_reds).copied().collect();
+        rest.sort_by_key(|h| (inner.dag.get(h).map(|d| d.blue_work).unwrap_or(0), *h));
+        let order: Vec<[u8; 32]> = std::iter::once(sp).chain(rest).collect();
+        let round_ok = order.len() == blocks.len()
+            && order.iter().all(|h| blocks.iter().any(|(b, ..)| b.0 == *h))
+            && old_len == inner.hashes.len();
+        if !round_ok {
             return Err(Error::Chain(
                 "the new blocks would reorder already numbered blocks (every block of a round \
                  must be built on all current tips)"
@@ -697,8 +710,8 @@ impl Chain {
         let mut included: HashSet<B256> = HashSet::new();
         let mut writes: Vec<BlockWrite> = Vec::new();
         let mut prev = inner.head.clone();
-        let mut hashes = inner.hashes.clone();
-        for (j, hash) in order.iter().skip(old_len).enumerate() {
+        let mut round_hashes: Vec<B256> = Vec::with_capacity(order.len());
+        for (j, hash) in order.iter().enumerate() {
             let hash = B256::from(*hash);
             let (producer, coinbase, txs) = by_hash
                 .remove(&hash)
@@ -724,7 +737,7 @@ impl Chain {
                     latest: &inner.latest,
                     overlay: &mut overlay,
                     changes: &mut changes,
-                    block_hashes: &hashes,
+                    block_hashes: BlockHashes { stored: &inner.hashes, round: &round_hashes },
                 };
                 exec::execute_block(db, &params, self.cfg.chain_id, txs, |h| {
                     included.contains(h) || reader.tx_location(h).ok().flatten().is_some()
@@ -773,7 +786,7 @@ impl Chain {
             };
             header.size = block_size(&header, &body.txs);
             prev = header.clone();
-            hashes.push(hash);
+            round_hashes.push(hash);
             writes.push(BlockWrite { header, body, receipts, tx_hashes, parties, changes });
         }
         Ok((writes, overlay))
@@ -940,7 +953,10 @@ impl Chain {
             let params = self.call_params(inner, block)?;
             let nonce = state.account(&req.sender())?.map(|a| a.nonce).unwrap_or(0);
             let runner = |gas: u64| {
-                let db = ReaderDb { reader: DynReader(state), block_hashes: &inner.hashes };
+                let db = ReaderDb {
+                    reader: DynReader(state),
+                    block_hashes: BlockHashes { stored: &inner.hashes, round: &[] },
+                };
                 exec::run_call(db, &params, self.cfg.chain_id, req, gas, nonce)
             };
             f(&runner, state, &params)
@@ -1049,7 +1065,10 @@ impl Chain {
             let mut req = req.clone();
             let mut last = req.access_list.clone().unwrap_or_default();
             for _ in 0..8 {
-                let db = ReaderDb { reader: DynReader(state), block_hashes: &inner.hashes };
+                let db = ReaderDb {
+                    reader: DynReader(state),
+                    block_hashes: BlockHashes { stored: &inner.hashes, round: &[] },
+                };
                 let (list, outcome) = exec::run_access_list(
                     db,
                     &params,

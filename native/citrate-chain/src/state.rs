@@ -355,12 +355,33 @@ fn trie_account(info: &Account, storage_root: B256) -> TrieAccount {
     }
 }
 
+/// Hashes of numbered blocks for BLOCKHASH (index = number): the stored ones, then those of the
+/// round being executed (so a round never copies the whole list).
+#[derive(Debug, Clone, Copy)]
+pub struct BlockHashes<'a> {
+    /// Hashes of blocks 0..stored.len().
+    pub stored: &'a [B256],
+    /// Hashes of the blocks that follow, numbered stored.len()...
+    pub round: &'a [B256],
+}
+
+impl BlockHashes<'_> {
+    /// The hash of block `number`, if it is numbered.
+    pub fn get(&self, number: u64) -> Option<B256> {
+        let n = usize::try_from(number).ok()?;
+        match self.stored.get(n) {
+            Some(h) => Some(*h),
+            None => self.round.get(n.checked_sub(self.stored.len())?).copied(),
+        }
+    }
+}
+
 /// A revm database over any [`StateReader`] plus the block-hash window.
 pub struct ReaderDb<'a, R: StateReader> {
     /// The state.
     pub reader: R,
-    /// Hashes of numbered blocks (index = number).
-    pub block_hashes: &'a [B256],
+    /// Hashes of numbered blocks.
+    pub block_hashes: BlockHashes<'a>,
 }
 
 impl<R: StateReader> DatabaseRef for ReaderDb<'_, R> {
@@ -392,11 +413,7 @@ impl<R: StateReader> DatabaseRef for ReaderDb<'_, R> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, DbError> {
-        Ok(usize::try_from(number)
-            .ok()
-            .and_then(|n| self.block_hashes.get(n))
-            .copied()
-            .unwrap_or_default())
+        Ok(self.block_hashes.get(number).unwrap_or_default())
     }
 }
 
@@ -409,8 +426,8 @@ pub struct BlockDb<'a> {
     pub overlay: &'a mut Overlay,
     /// This block's changes.
     pub changes: &'a mut BlockChanges,
-    /// Hashes of numbered blocks (index = number).
-    pub block_hashes: &'a [B256],
+    /// Hashes of numbered blocks.
+    pub block_hashes: BlockHashes<'a>,
 }
 
 impl BlockDb<'_> {

@@ -17,7 +17,7 @@ from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from citrate_native import CallRequest, Chain, keccak256, to_checksum_address
+from citrate_native import CallRequest, Chain, GhostDag, keccak256, to_checksum_address
 from citrate_native.errors import (
     BlockNotFound,
     CitrateValueError,
@@ -332,6 +332,27 @@ def test_parallel_producers_disjoint_sets(chain: Chain) -> None:
     view = json.loads(chain.block_by_number(4, False) or "null")
     assert len(view["mergeParents"]) == 2
     assert view["parentHash"] == "0x" + dag[3]["hash"].hex()
+
+
+def test_numbering_is_ghostdags_total_order(chain: Chain) -> None:
+    """Block numbers follow GhostDAG's total order of the whole DAG (the chain computes only
+    each round's part of it): rebuilt from the stored parents, the order is the numbering."""
+    widths = [3, 1, 4, 2, 2, 5, 1, 3]
+    for width in widths:
+        chain.mine(width)
+    dag = chain.block_dag(0, chain.head_number)
+    assert len(dag) == 1 + sum(widths)
+    ghostdag = GhostDag(chain.k, chain.genesis_hash, chain.max_parents)
+    for block in dag[1:]:
+        ghostdag.add_block(block["hash"], block["parents"])
+    assert ghostdag.total_order() == [b["hash"] for b in dag]
+    for block in dag[1:]:
+        data = ghostdag.get(block["hash"])
+        assert data is not None
+        assert (data.blue_score, data.selected_parent) == (
+            block["blue_score"],
+            block["selected_parent"],
+        )
 
 
 def test_conflicting_transactions_are_skipped(chain: Chain) -> None:
