@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy_eips::eip1559::{calc_next_block_base_fee, BaseFeeParams};
@@ -65,6 +67,9 @@ impl Default for ChainConfig {
         }
     }
 }
+
+/// Most gas an `eth_call`/`eth_estimateGas`/`eth_createAccessList` may use (geth's RPCGasCap).
+pub const RPC_GAS_CAP: u64 = 50_000_000;
 
 /// A block created by `mine`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -410,8 +415,12 @@ impl Chain {
 
     // --- locking -----------------------------------------------------------------------------
 
+    /// A shared lock on the chain. Recursive: it is granted even while a writer waits, so a
+    /// reader that reads again (a view built from other views) cannot deadlock against `mine`
+    /// (std's RwLock on Linux queues new readers behind a waiting writer). Readers are short,
+    /// so the writer is not starved.
     pub(crate) fn read(&self) -> Result<ReadGuard<'_>> {
-        let g = self.inner.read().map_err(poisoned)?;
+        let g = self.inner.read_recursive();
         if g.is_none() {
             return Err(closed());
         }
@@ -419,7 +428,7 @@ impl Chain {
     }
 
     fn write(&self) -> Result<WriteGuard<'_>> {
-        let g = self.inner.write().map_err(poisoned)?;
+        let g = self.inner.write();
         if g.is_none() {
             return Err(closed());
         }
@@ -432,7 +441,7 @@ impl Chain {
 
     /// Flush and release the store; later calls fail with `Error::Store`.
     pub fn close(&self) -> Result<()> {
-        let mut g = self.inner.write().map_err(poisoned)?;
+        let mut g = self.inner.write();
         *g = None;
         self.pool()?.clear();
         Ok(())
@@ -597,7 +606,8 @@ impl Chain {
     ) -> Result<MinedRound> {
         let inner = g.inner_mut()?;
         let old_len = inner.hashes.len();
-        let timestamp = timestamp.unwrap_or_else(|| now().max(inner.head.timestamp));
+        // Never before the head: block timestamps do not go backwards.
+        let timestamp = timestamp.unwrap_or_else(now).max(inner.head.timestamp);
         // Parents: every tip, selected parent (greatest blue work, hash) first.
         let mut parents: Vec<B256> = inner.dag.tips().into_iter().rev().map(B256::from).collect();
         parents.truncate(self.cfg.max_parents);
@@ -963,9 +973,16 @@ impl Chain {
         })
     }
 
+    /// Gas for a call: the request's, else the block gas limit; never above geth's RPC gas
+    /// cap (50M, or the block gas limit if that is higher), so one `eth_call` of an endless
+    /// loop ends in tens of milliseconds instead of holding the node.
+    fn rpc_gas(&self, gas: Option<u64>) -> u64 {
+        gas.unwrap_or(self.cfg.block_gas_limit).min(RPC_GAS_CAP.max(self.cfg.block_gas_limit))
+    }
+
     /// `eth_call`: run without committing; the output, or `Reverted`/`Call` errors.
     pub fn call(&self, req: &CallRequest, block: u64) -> Result<Bytes> {
-        let gas = req.gas.unwrap_or(self.cfg.block_gas_limit);
+        let gas = self.rpc_gas(req.gas);
         self.run(req, block, |run, _, _| match run(gas)? {
             CallOutcome::Success { output, .. } => Ok(output),
             CallOutcome::Revert { output, .. } => Err(Error::Reverted {
@@ -984,20 +1001,23 @@ impl Chain {
                 if req.data.is_empty() && req.access_list.as_ref().is_none_or(|l| l.0.is_empty()) {
                     let code = state.account(&to)?.map(|a| a.code_hash);
                     if code.is_none_or(|h| h == KECCAK256_EMPTY) {
-                        // Still validate (balance for the value) like geth does.
-                        return match run(21_000)? {
-                            CallOutcome::Success { .. } => Ok(21_000),
-                            CallOutcome::Revert { output, .. } => Err(Error::Reverted {
-                                message: exec::revert_message(&output),
-                                data: output.to_vec(),
-                            }),
-                            CallOutcome::Halt { reason, .. } => Err(Error::Call(reason)),
-                        };
+                        // Still validate (balance for the value) like geth does. A halt (a
+                        // precompile needs more than 21000) falls through to the search.
+                        match run(21_000)? {
+                            CallOutcome::Success { .. } => return Ok(21_000),
+                            CallOutcome::Revert { output, .. } => {
+                                return Err(Error::Reverted {
+                                    message: exec::revert_message(&output),
+                                    data: output.to_vec(),
+                                })
+                            }
+                            CallOutcome::Halt { .. } => {}
+                        }
                     }
                 }
             }
             let mut hi = match req.gas {
-                Some(g) if g >= 21_000 => g,
+                Some(g) if g >= 21_000 => self.rpc_gas(Some(g)),
                 _ => self.cfg.block_gas_limit,
             };
             let fee_cap = req.fee_cap();
@@ -1051,7 +1071,7 @@ impl Chain {
 
     /// `eth_createAccessList`: the list and the gas used with it.
     pub fn create_access_list(&self, req: &CallRequest, block: u64) -> Result<(AccessList, u64)> {
-        let gas = req.gas.unwrap_or(self.cfg.block_gas_limit);
+        let gas = self.rpc_gas(req.gas);
         self.with_state(block, |state, inner| {
             let params = self.call_params(inner, block)?;
             let from = req.sender();

@@ -452,6 +452,57 @@ def test_concurrent_readers_and_a_writer(chain: Chain) -> None:
     assert chain.head_number == 10
 
 
+def test_every_read_method_runs_beside_a_busy_writer(chain: Chain) -> None:
+    """Regression: a view that reads again (eth_getTransactionByHash of a mined transaction)
+    must not deadlock against a writer waiting for the lock."""
+    a = KEYS[1]
+    sent = [chain.send_raw_transaction(transfer(a, n, b"\x02" * 20, 1)) for n in range(5)]
+    chain.mine()
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                chain.mine(2)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    def reader() -> None:
+        try:
+            for _ in range(150):
+                head = chain.head_number
+                block_hash = chain.block_hash(head) or b""
+                for tx_hash in sent:
+                    chain.transaction(tx_hash)
+                    chain.receipt(tx_hash)
+                    chain.transaction_status(tx_hash)
+                chain.block_by_hash(block_hash, True)
+                chain.block_by_number(head, True)
+                chain.block_receipts(1)
+                chain.transaction_by_block_and_index(1, 0)
+                chain.logs(0, head, [], [])
+                chain.fee_history(4, head, [50.0])
+                chain.transactions_by_address(addr(a), 10)
+                chain.dag_stats()
+                chain.block_dag(max(0, head - 5), head)
+                chain.pool_snapshot()
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    writer_thread = threading.Thread(target=writer, daemon=True)
+    readers = [threading.Thread(target=reader, daemon=True) for _ in range(3)]
+    writer_thread.start()
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join(timeout=120)
+    stop.set()
+    writer_thread.join(timeout=60)
+    assert not any(t.is_alive() for t in [*readers, writer_thread]), "deadlock"
+    assert errors == []
+
+
 # --- processes -----------------------------------------------------------------------------
 
 

@@ -323,3 +323,28 @@ def test_block_dag_ranges(node: Devnet) -> None:
     reply = node.rpc_raw("citrate_getBlockDag", ["0x0", "latest"])
     assert reply["error"]["code"] == -32602 and "at most 1000" in reply["error"]["message"]
     assert len(node.rpc("citrate_getBlockDag")) == 100  # the default: the latest 100
+
+
+def test_endless_call_is_bounded_by_the_rpc_gas_cap(node: Devnet) -> None:
+    """An eth_call of an endless loop with a huge gas allowance ends (out of gas at geth's 50M
+    RPC cap) and the node keeps mining."""
+    loop = {"data": "0x5b5f56", "gas": "0xffffffffffffffff"}  # JUMPDEST PUSH0 JUMP
+    reply = node.rpc_raw("eth_call", [loop, "latest"])
+    assert reply["error"]["code"] == -32000 and "out of gas" in reply["error"]["message"]
+    nonce = int(node.rpc("eth_getTransactionCount", KEYS[7].address, "pending"), 16)
+    assert wait_receipt(node, node.rpc("eth_sendRawTransaction", transfer(7, nonce)))
+
+
+def test_time_travel_is_validated_and_never_stops_the_producer(node: Devnet) -> None:
+    head = node.rpc("eth_getBlockByNumber", "latest", False)
+    too_far = node.rpc_raw("evm_increaseTime", ["0xffffffffffffffff"])
+    assert too_far["error"]["code"] == -32602
+    backwards = node.rpc_raw("evm_setNextBlockTimestamp", ["0x10"])
+    assert backwards["error"]["code"] == -32602
+    assert "before the head block" in backwards["error"]["message"]
+    assert node.rpc_raw("evm_mine", ["0x5"])["error"]["code"] == -32602
+    node.rpc("evm_mine")
+    latest = node.rpc("eth_getBlockByNumber", "latest", False)
+    assert int(latest["timestamp"], 16) >= int(head["timestamp"], 16)
+    nonce = int(node.rpc("eth_getTransactionCount", KEYS[7].address, "pending"), 16)
+    assert wait_receipt(node, node.rpc("eth_sendRawTransaction", transfer(7, nonce)))

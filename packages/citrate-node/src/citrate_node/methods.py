@@ -29,6 +29,7 @@ from citrate_node.node import Node
 EMPTY_TRIE_ROOT = "0x56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 gwei, as anvil suggests
 MAX_FEE_HISTORY_BLOCKS = 1024
+MAX_TIMESTAMP = 2**63 - 1
 MAX_DAG_RANGE = 1000
 MAX_ADDRESS_PAGE = 1000
 
@@ -479,6 +480,15 @@ async def eth_unsubscribe(params: Any, ctx: Context) -> Any:
 # -- devnet helpers (anvil/hardhat names) -------------------------------------------------------
 
 
+def _timestamp_arg(ctx: Context, raw: Any, name: str) -> int:
+    """A block timestamp a client asks for: not before the head block's (time runs forward)."""
+    ts = p.quantity(raw, name, maximum=MAX_TIMESTAMP)
+    head = ctx.node.chain.block_timestamp(ctx.node.chain.head_number) or 0
+    if ts < head:
+        raise InvalidParams(f"{name}: {ts} is before the head block's timestamp {head}")
+    return ts
+
+
 @rpc("evm_mine")
 async def evm_mine(params: Any, ctx: Context) -> Any:
     (raw,) = p.positional(params, "evm_mine", 0, 1)
@@ -486,11 +496,11 @@ async def evm_mine(params: Any, ctx: Context) -> Any:
     blocks = 1
     if isinstance(raw, dict):
         if raw.get("timestamp") is not None:
-            timestamp = p.quantity(raw["timestamp"], "timestamp", maximum=p.MAX_UINT64)
+            timestamp = _timestamp_arg(ctx, raw["timestamp"], "timestamp")
         if raw.get("blocks") is not None:
             blocks = p.quantity(raw["blocks"], "blocks", maximum=10_000)
     elif raw is not None:
-        timestamp = p.quantity(raw, "timestamp", maximum=p.MAX_UINT64)
+        timestamp = _timestamp_arg(ctx, raw, "timestamp")
     for i in range(max(blocks, 1)):
         await ctx.node.mine(timestamp=None if timestamp is None else timestamp + i)
     return "0x0"
@@ -512,6 +522,8 @@ async def evm_revert(params: Any, ctx: Context) -> Any:
 async def evm_increase_time(params: Any, ctx: Context) -> Any:
     (raw,) = p.positional(params, "evm_increaseTime", 1)
     seconds = p.quantity(raw, "seconds", maximum=p.MAX_UINT64)
+    if ctx.node.peek_timestamp() + seconds > MAX_TIMESTAMP:
+        raise InvalidParams(f"seconds: {seconds} would move block time beyond 2**63 - 1")
     ctx.node.time_offset += seconds
     return ctx.node.time_offset  # anvil and Hardhat answer the total offset as a JSON number
 
@@ -519,39 +531,33 @@ async def evm_increase_time(params: Any, ctx: Context) -> Any:
 @rpc("evm_setNextBlockTimestamp")
 async def evm_set_next_block_timestamp(params: Any, ctx: Context) -> Any:
     (raw,) = p.positional(params, "evm_setNextBlockTimestamp", 1)
-    ctx.node.next_timestamp = p.quantity(raw, "timestamp", maximum=p.MAX_UINT64)
+    ctx.node.next_timestamp = _timestamp_arg(ctx, raw, "timestamp")
     return None
 
 
 async def _set_balance(params: Any, ctx: Context) -> Any:
     addr, wei = p.positional(params, "anvil_setBalance", 2)
-    await ctx.node.write_state(
-        ctx.node.chain.set_balance, p.address(addr), p.quantity(wei, "balance")
-    )
+    await ctx.node.set_state("balance", p.address(addr), p.quantity(wei, "balance"))
     return None
 
 
 async def _set_code(params: Any, ctx: Context) -> Any:
     addr, code = p.positional(params, "anvil_setCode", 2)
-    await ctx.node.write_state(ctx.node.chain.set_code, p.address(addr), p.data(code, "code"))
+    await ctx.node.set_state("code", p.address(addr), p.data(code, "code"))
     return None
 
 
 async def _set_nonce(params: Any, ctx: Context) -> Any:
     addr, nonce = p.positional(params, "anvil_setNonce", 2)
-    await ctx.node.write_state(
-        ctx.node.chain.set_nonce, p.address(addr), p.quantity(nonce, "nonce", maximum=p.MAX_UINT64)
-    )
+    nonce_value = p.quantity(nonce, "nonce", maximum=p.MAX_UINT64)
+    await ctx.node.set_state("nonce", p.address(addr), nonce_value)
     return None
 
 
 async def _set_storage_at(params: Any, ctx: Context) -> Any:
     addr, slot, value = p.positional(params, "anvil_setStorageAt", 3)
-    await ctx.node.write_state(
-        ctx.node.chain.set_storage_at,
-        p.address(addr),
-        p.quantity(slot, "slot").to_bytes(32, "big"),
-        p.hash32(value, "value"),
+    await ctx.node.set_state(
+        "storage", p.address(addr), p.hash32(value, "value"), slot=p.storage_slot(slot)
     )
     return True
 

@@ -27,6 +27,9 @@ log = logging.getLogger("citrate.node")
 
 FILTER_TIMEOUT_S = 300.0  # geth: filters not polled for 5 minutes are removed
 MAX_FILTER_QUEUE = 10_000
+MAX_FILTERS = 1_000  # installed filters (geth has no cap; they expire after 5 minutes unpolled)
+MAX_SUBSCRIPTIONS = 1_000  # across all WebSocket connections
+PRODUCER_RETRY_S = 1.0
 
 
 @dataclass(slots=True)
@@ -67,7 +70,9 @@ class Node:
         self.coinbases = producer_coinbases(config.producers)
         self.time_offset = 0
         self.next_timestamp: int | None = None
-        self._snapshots: dict[int, tuple[int, int]] = {}
+        self._snapshots: dict[int, tuple[int, int, int]] = {}  # id: (head, time offset, edits)
+        # State edits made while a snapshot exists: (head, kind, address, slot, previous value).
+        self._edits: list[tuple[int, str, bytes, bytes | None, Any]] = []
         self._next_snapshot = 0
         self._filters: dict[str, _Filter] = {}
         self._subscriptions: dict[str, Subscription] = {}
@@ -96,32 +101,35 @@ class Node:
                 self.chain.close()
 
     async def _produce(self) -> None:
+        """Mine forever. A failed round is logged and retried after a pause: the producer never
+        dies quietly while the RPC keeps answering."""
+        while True:
+            try:
+                await self._produce_until_error()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("block production failed; retrying in %.0f s", PRODUCER_RETRY_S)
+                await asyncio.sleep(PRODUCER_RETRY_S)
+
+    async def _produce_until_error(self) -> None:
         block_time = self.config.block_time
-        try:
-            if block_time > 0:
-                next_tick = time.monotonic() + block_time
-                while True:
-                    await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
-                    next_tick += block_time
-                    await self.mine()
-            else:
-                while True:
-                    await self._tx_arrived.wait()
-                    self._tx_arrived.clear()
-                    # Mine while the pool has executable transactions (queued, nonce-gapped
-                    # ones wait for their gap to close); a round that includes nothing (no
-                    # transaction pays the base fee) ends the burst.
-                    while self.chain.pool_pending_len():
-                        mined = await self.mine()
-                        if not mined["skipped"] and not any(
-                            b["tx_hashes"] for b in mined["blocks"]
-                        ):
-                            break
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the producer must never die silently
-            log.exception("block producer stopped")
-            raise
+        if block_time > 0:
+            next_tick = time.monotonic() + block_time
+            while True:
+                await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
+                next_tick = max(next_tick + block_time, time.monotonic())
+                await self.mine()
+        while True:
+            await self._tx_arrived.wait()
+            self._tx_arrived.clear()
+            # Mine while the pool has executable transactions (queued, nonce-gapped ones wait
+            # for their gap to close); a round that includes nothing (no transaction pays the
+            # base fee) ends the burst.
+            while self.chain.pool_pending_len():
+                mined = await self.mine()
+                if not mined["skipped"] and not any(b["tx_hashes"] for b in mined["blocks"]):
+                    break
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -164,16 +172,22 @@ class Node:
     def snapshot(self) -> int:
         snap = self._next_snapshot
         self._next_snapshot += 1
-        self._snapshots[snap] = (self.chain.head_number, self.time_offset)
+        self._snapshots[snap] = (self.chain.head_number, self.time_offset, len(self._edits))
         return snap
 
     async def revert(self, snap: int) -> bool:
+        """Back to a snapshot: blocks mined since are dropped, and so are state edits
+        (anvil_set*) made since, including those written at the snapshot's own head block."""
         target = self._snapshots.get(snap)
         if target is None:
             return False
-        number, offset = target
+        number, offset, edits = target
         async with self._write_lock:
             await asyncio.to_thread(self.chain.rewind, number)
+            for head, kind, address, slot, previous in reversed(self._edits[edits:]):
+                if head <= number:  # later ones went with their blocks
+                    await asyncio.to_thread(self._apply_edit, kind, address, slot, previous)
+            del self._edits[edits:]
         self.time_offset = offset
         for key in [k for k in self._snapshots if k >= snap]:
             del self._snapshots[key]
@@ -182,9 +196,37 @@ class Node:
             flt.next_block = min(flt.next_block, head + 1)
         return True
 
-    async def write_state(self, fn: Callable[..., None], *args: Any) -> None:
+    def _apply_edit(self, kind: str, address: bytes, slot: bytes | None, value: Any) -> None:
+        if kind == "balance":
+            self.chain.set_balance(address, value)
+        elif kind == "nonce":
+            self.chain.set_nonce(address, value)
+        elif kind == "code":
+            self.chain.set_code(address, value)
+        else:
+            assert slot is not None
+            self.chain.set_storage_at(address, slot, value)
+
+    def _current(self, kind: str, address: bytes, slot: bytes | None) -> Any:
+        head = self.chain.head_number
+        if kind == "balance":
+            return self.chain.balance(address, head)
+        if kind == "nonce":
+            return self.chain.nonce(address, head)
+        if kind == "code":
+            return self.chain.code(address, head)
+        assert slot is not None
+        return self.chain.storage_at(address, slot, head)
+
+    async def set_state(
+        self, kind: str, address: bytes, value: Any, slot: bytes | None = None
+    ) -> None:
+        """anvil_setBalance/Nonce/Code/StorageAt, undone by evm_revert to an earlier snapshot."""
         async with self._write_lock:
-            await asyncio.to_thread(fn, *args)
+            if self._snapshots:
+                previous = self._current(kind, address, slot)
+                self._edits.append((self.chain.head_number, kind, address, slot, previous))
+            await asyncio.to_thread(self._apply_edit, kind, address, slot, value)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -252,6 +294,11 @@ class Node:
 
     def new_filter(self, kind: str, spec: LogFilter | None = None) -> str:
         self._expire_filters()
+        if len(self._filters) >= MAX_FILTERS:
+            raise RpcError(
+                SERVER_ERROR,
+                f"too many filters ({MAX_FILTERS}): uninstall some with eth_uninstallFilter",
+            )
         flt = _Filter(kind, spec, next_block=self.chain.head_number + 1)
         key = self._new_id()
         self._filters[key] = flt
@@ -304,6 +351,11 @@ class Node:
     def subscribe(
         self, kind: str, send: Callable[[dict[str, Any]], None], spec: LogFilter | None = None
     ) -> str:
+        if len(self._subscriptions) >= MAX_SUBSCRIPTIONS:
+            raise RpcError(
+                SERVER_ERROR,
+                f"too many subscriptions ({MAX_SUBSCRIPTIONS}): eth_unsubscribe some first",
+            )
         key = self._new_id()
         self._subscriptions[key] = Subscription(key, kind, send, spec)
         return key

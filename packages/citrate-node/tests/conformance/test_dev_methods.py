@@ -62,6 +62,25 @@ def test_snapshot_and_revert(node: Node) -> None:
     assert node.balance(recipient) == 6
 
 
+def test_revert_undoes_state_edits_at_the_snapshot_block(node: Node) -> None:
+    """Foundry/Hardhat fixtures: snapshot, edit state without mining, revert: edits are gone."""
+    address = Account.create().address
+    slot_owner = node.accounts[5].address
+    head = node.block_number()
+    snapshot = node.call("evm_snapshot")
+    node.call("anvil_setBalance", [address, hex(0x1234)])
+    node.call("anvil_setNonce", [address, "0x7"])
+    node.call("anvil_setCode", [address, "0x6001600055"])
+    node.call("anvil_setStorageAt", [slot_owner, "0x1", "0x" + "ab" * 32])
+    assert node.balance(address) == 0x1234
+    assert node.call("evm_revert", [snapshot]) is True
+    assert node.block_number() == head
+    assert node.balance(address) == 0
+    assert node.nonce(address) == 0
+    assert node.call("eth_getCode", [address, "latest"]) == "0x"
+    assert node.call("eth_getStorageAt", [slot_owner, "0x1", "latest"]) == "0x" + "00" * 32
+
+
 def test_nested_snapshots(node: Node) -> None:
     head = node.block_number()
     outer = node.call("evm_snapshot")
