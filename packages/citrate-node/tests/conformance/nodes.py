@@ -11,8 +11,8 @@ accounts of the dev phrase (m/44'/60'/0'/0/0-9) with 10,000 ETH each at genesis.
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -61,11 +61,17 @@ class RpcError(Exception):
         self.data: Any = error.get("data")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+# Both nodes listen on port 0 (the kernel picks a free port: no bind-close-reuse race) and
+# print it: anvil "Listening on 127.0.0.1:PORT", citrate "Listening on http://127.0.0.1:PORT".
+_LISTENING = re.compile(rb"Listening on (?:http://)?127\.0\.0\.1:(\d+)")
+
+
+def _announced_port(stdout_log: Path) -> int | None:
+    try:
+        match = _LISTENING.search(stdout_log.read_bytes())
+    except FileNotFoundError:
+        return None
+    return int(match.group(1)) if match else None
 
 
 def anvil_binary() -> Path:
@@ -177,13 +183,12 @@ def start_node(kind: str, workdir: Path, timeout: float = READY_TIMEOUT) -> Node
     home = workdir / "home"
     home.mkdir(exist_ok=True)
     data_dir = workdir / "data"
-    port = free_port()
-    argv = node_command(kind, port, data_dir)
+    argv = node_command(kind, 0, data_dir)
     with (workdir / "stdout.log").open("wb") as out, (workdir / "stderr.log").open("wb") as err:
         popen = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=_child_env(home)
         )
-    proc = NodeProcess(kind, port, workdir, popen)
+    proc = NodeProcess(kind, 0, workdir, popen)
     deadline = time.monotonic() + timeout
     body = {"jsonrpc": "2.0", "id": 1, "method": "web3_clientVersion", "params": []}
     while True:
@@ -192,10 +197,13 @@ def start_node(kind: str, workdir: Path, timeout: float = READY_TIMEOUT) -> Node
                 f"{kind} exited with code {popen.returncode} before answering RPC\n"
                 f"command: {' '.join(argv)}\n{proc.stderr_text()}"
             )
+        if proc.port == 0:
+            proc.port = _announced_port(workdir / "stdout.log") or 0
         try:
-            reply = requests.post(proc.url, json=body, timeout=1)
-            if reply.ok and "result" in reply.json():
-                return proc
+            if proc.port:
+                reply = requests.post(proc.url, json=body, timeout=1)
+                if reply.ok and "result" in reply.json():
+                    return proc
         except (requests.RequestException, ValueError):
             pass
         if time.monotonic() > deadline:

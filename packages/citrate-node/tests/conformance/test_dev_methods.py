@@ -98,7 +98,8 @@ def test_increase_time(node: Node) -> None:
     node.mine()
     before = int(node.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     offset = node.call("evm_increaseTime", [3600])
-    assert isinstance(offset, int) and offset >= 3600  # the total offset, in seconds
+    # The total offset, in seconds (anvil's can be a second short: it counts from its clock).
+    assert isinstance(offset, int) and offset >= 3599
     assert node.call("evm_increaseTime", ["0xe10"]) == offset + 3600  # hex accepted too
     node.mine()
     after = int(node.call("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
