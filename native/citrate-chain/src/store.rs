@@ -262,6 +262,22 @@ fn encode<T: Encodable>(value: &T) -> Vec<u8> {
     out
 }
 
+/// Create the store file readable by its owner only (0600), as every Citrate file is; an
+/// existing file is left as it is.
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(Error::Store(format!("cannot create the chain store `{}`: {e}", path.display())))
+        }
+    }
+}
+
 impl Store {
     /// Open or create `dir/chain.redb`.
     pub fn open(dir: &Path) -> Result<Self> {
@@ -269,6 +285,7 @@ impl Store {
             Error::Store(format!("cannot create the data directory `{}`: {e}", dir.display()))
         })?;
         let path = dir.join("chain.redb");
+        create_private(&path)?;
         let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         {
             let mut set = open_paths().lock().map_err(|_| Error::Store("lock poisoned".into()))?;

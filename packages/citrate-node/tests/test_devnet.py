@@ -257,6 +257,7 @@ def test_restart_keeps_chain_and_state(tmp_path: Path) -> None:
         tx_hash = devnet.rpc("eth_sendRawTransaction", transfer(4, 0, value=777))
         receipt = wait_receipt(devnet, tx_hash)
         head = devnet.rpc("eth_getBlockByNumber", "latest", False)
+    assert (tmp_path / "chain.redb").stat().st_mode & 0o777 == 0o600
     with Devnet(tmp_path, "--block-time", "0") as devnet:
         assert devnet.rpc("eth_getBlockByNumber", head["number"], False) == head
         assert devnet.rpc("eth_getTransactionReceipt", tx_hash) == receipt

@@ -143,6 +143,12 @@ def devnet(
         sys.stdout.flush()
 
     try:
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as err:
+        raise _fail(
+            f"cannot create the data directory {config.data_dir}: {err.strerror or err}"
+        ) from None
+    try:
         asyncio.run(_run(config, ready))
     except _native.StoreError as err:
         raise _fail(str(err)) from None
