@@ -287,7 +287,7 @@ class Chain:
         before returning. Producer i is paid its priority fees at ``coinbases[i]`` (the zero
         address when missing). ``1 <= producers <= max_parents`` (else CitrateValueError), so
         that every block of a round references all tips and numbered blocks never reorder.
-        ``timestamp`` defaults to max(now, head timestamp)."""
+        The block timestamp is max(``timestamp`` or now, head timestamp): never backwards."""
     def mine_transactions(
         self,
         tx_sets: Sequence[Sequence[bytes]],
@@ -296,9 +296,12 @@ class Chain:
     ) -> MinedRound:
         """Like `mine`, but block i carries exactly the raw signed transactions ``tx_sets[i]``
         (pooled or not). Invalid ones at their turn in the total order are skipped, not
-        half-applied."""
+        half-applied; bytes that do not decode as a signed transaction refuse the whole round
+        (TransactionRejected) before anything is written."""
     def rewind(self, number: int) -> None:
-        """Drop every block after ``number`` and its state (evm_revert); clears the pool.
+        """Drop every block after ``number`` and its state; clears the pool. State edits
+        (`set_balance` & co.) written at block ``number`` itself stay: the node's evm_revert
+        undoes those from its own log.
 
         BlockNotFound if ``number`` is above the head."""
     def set_balance(self, address: bytes, wei: int) -> None:
@@ -316,7 +319,9 @@ class Chain:
         """The 32-byte word at ``slot`` (32 bytes)."""
     def call(self, request: CallRequest, block: int) -> bytes:
         """Run in revm without committing; return the output. ExecutionReverted (with data) on
-        revert, CallError on other failures, BlockNotFound for an unknown block."""
+        revert, CallError on other failures, BlockNotFound for an unknown block. Gas is the
+        request's (else the block gas limit), capped at 50M or the block gas limit if higher
+        (geth's RPC gas cap), for `estimate_gas` and `create_access_list` too."""
     def estimate_gas(self, request: CallRequest, block: int) -> int: ...
     def create_access_list(
         self, request: CallRequest, block: int
