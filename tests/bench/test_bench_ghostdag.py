@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +25,8 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from citrate_native import GhostDag
+
+from .interleave import interleave
 
 K = 18
 WIDTH = 10
@@ -122,30 +123,15 @@ def test_reference_prefix(benchmark: BenchmarkFixture) -> None:
 def _interleaved_ratio(
     slow: Callable[[], object], fast: Callable[[], object], rounds: int, name: str
 ) -> float:
-    """Best slow time / best fast time, the two run back to back in each round.
-
-    On a shared machine load comes in bursts that only ever add time, so each side's minimum
-    over the rounds is its least disturbed measurement; interleaving keeps a long burst from
-    landing on one side only. The median of the per-round ratios is printed as well.
-    """
-    fast_times, slow_times = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fast()
-        t1 = time.perf_counter()
-        slow()
-        t2 = time.perf_counter()
-        fast_times.append(t1 - t0)
-        slow_times.append(t2 - t1)
-    ratio = min(slow_times) / min(fast_times)
-    per_round = statistics.median(s / f for s, f in zip(slow_times, fast_times, strict=True))
+    """Best slow time / best fast time, run back to back in each round (see interleave.py)."""
+    times = interleave(slow, fast, rounds)
+    best_slow, best_fast = min(times.slow_times), min(times.fast_times)
     print(
-        f"\n{name}: {ratio:.0f}x best vs best, {per_round:.0f}x median of rounds ({rounds} rounds; "
-        f"best {min(slow_times) * 1e3:.0f} ms vs {min(fast_times) * 1e3:.2f} ms, "
-        f"{min(slow_times) / PREFIX * 1e3:.2f} ms vs {min(fast_times) / PREFIX * 1e6:.1f} µs "
-        "a block)"
+        f"\n{name}: {times.ratio:.0f}x best vs best, {times.median_ratio:.0f}x median of rounds "
+        f"({rounds} rounds; best {best_slow * 1e3:.0f} ms vs {best_fast * 1e3:.2f} ms, "
+        f"{best_slow / PREFIX * 1e3:.2f} ms vs {best_fast / PREFIX * 1e6:.1f} µs a block)"
     )
-    return ratio
+    return times.ratio
 
 
 def test_ratio_reference() -> None:

@@ -10,8 +10,6 @@ per-index `Account.from_mnemonic` and 5x faster than bip_utils; the BIP39 seed s
 from __future__ import annotations
 
 import hashlib
-import statistics
-import time
 import unicodedata
 from collections.abc import Callable
 
@@ -22,6 +20,8 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from citrate_crypto import HDWallet
 from citrate_crypto._native import _mnemonic_to_seed as mnemonic_to_seed
+
+from .interleave import interleave
 
 PHRASE = "test test test test test test test test test test test junk"
 COUNT = 1000
@@ -88,29 +88,14 @@ def test_seed_hashlib(benchmark: BenchmarkFixture) -> None:
 def _interleaved_ratio(
     slow: Callable[[], object], fast: Callable[[], object], rounds: int, name: str
 ) -> float:
-    """Best slow time / best fast time, the two run back to back in each round.
-
-    On a shared machine load comes in bursts that only ever add time, so each side's minimum
-    over the rounds is its least disturbed measurement (the estimator `timeit` recommends);
-    interleaving the sides keeps a long burst from landing on one of them only. The median of
-    the per-round ratios is printed as well.
-    """
-    fast_times, slow_times = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fast()
-        t1 = time.perf_counter()
-        slow()
-        t2 = time.perf_counter()
-        fast_times.append(t1 - t0)
-        slow_times.append(t2 - t1)
-    ratio = min(slow_times) / min(fast_times)
-    per_round = statistics.median(s / f for s, f in zip(slow_times, fast_times, strict=True))
+    """Best slow time / best fast time, run back to back in each round (see interleave.py)."""
+    times = interleave(slow, fast, rounds)
     print(
-        f"\n{name}: {ratio:.2f} best vs best, {per_round:.2f} median of rounds "
-        f"({rounds} rounds; best {min(slow_times) * 1e3:.2f} ms vs {min(fast_times) * 1e3:.2f} ms)"
+        f"\n{name}: {times.ratio:.2f} best vs best, {times.median_ratio:.2f} median of rounds "
+        f"({rounds} rounds; best {min(times.slow_times) * 1e3:.2f} ms vs "
+        f"{min(times.fast_times) * 1e3:.2f} ms)"
     )
-    return ratio
+    return times.ratio
 
 
 def test_ratio_eth_account() -> None:
