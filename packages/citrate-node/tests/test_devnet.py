@@ -349,3 +349,14 @@ def test_time_travel_is_validated_and_never_stops_the_producer(node: Devnet) -> 
     assert int(latest["timestamp"], 16) >= int(head["timestamp"], 16)
     nonce = int(node.rpc("eth_getTransactionCount", KEYS[7].address, "pending"), 16)
     assert wait_receipt(node, node.rpc("eth_sendRawTransaction", transfer(7, nonce)))
+
+
+def test_block_filter_forgets_reverted_blocks(node: Devnet) -> None:
+    filter_id = node.rpc("eth_newBlockFilter")
+    snapshot = node.rpc("evm_snapshot")
+    node.rpc("evm_mine")
+    node.rpc("evm_mine")
+    assert node.rpc("evm_revert", snapshot) is True
+    node.rpc("evm_mine")
+    latest = node.rpc("eth_getBlockByNumber", "latest", False)["hash"]
+    assert node.rpc("eth_getFilterChanges", filter_id) == [latest]

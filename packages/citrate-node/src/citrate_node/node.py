@@ -194,6 +194,11 @@ class Node:
         head = self.chain.head_number
         for flt in self._filters.values():
             flt.next_block = min(flt.next_block, head + 1)
+            if flt.kind == "blocks":  # forget blocks that no longer exist
+                exists = self.chain.block_number
+                kept = [h for h in flt.queue if exists(bytes.fromhex(h[2:])) is not None]
+                flt.queue.clear()
+                flt.queue.extend(kept)
         return True
 
     def _apply_edit(self, kind: str, address: bytes, slot: bytes | None, value: Any) -> None:
