@@ -750,7 +750,9 @@ impl Chain {
                     block_hashes: BlockHashes { stored: &inner.hashes, round: &round_hashes },
                 };
                 exec::execute_block(db, &params, self.cfg.chain_id, txs, |h| {
-                    included.contains(h) || reader.tx_location(h).ok().flatten().is_some()
+                    // A store error aborts the round (nothing is written) rather than being
+                    // taken for "not included".
+                    Ok(included.contains(h) || reader.tx_location(h)?.is_some())
                 })?
             };
             let (tx_root, receipts_root) = exec::roots(&outcome.executed);

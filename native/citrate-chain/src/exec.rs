@@ -139,7 +139,7 @@ pub fn execute_block<DB>(
     params: &BlockParams,
     chain_id: u64,
     candidates: Vec<Tx>,
-    mut already_included: impl FnMut(&B256) -> bool,
+    mut already_included: impl FnMut(&B256) -> Result<bool>,
 ) -> Result<BlockOutcome>
 where
     DB: Database<Error = DbError> + DatabaseCommit,
@@ -151,7 +151,7 @@ where
         .build_mainnet();
     let mut out = BlockOutcome::default();
     for tx in candidates {
-        if already_included(&tx.hash) {
+        if already_included(&tx.hash)? {
             out.skipped.push((tx.hash, "already known".into()));
             continue;
         }
