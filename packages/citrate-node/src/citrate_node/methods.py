@@ -2,6 +2,7 @@
 names tools know (evm_*, anvil_*), and Citrate's extensions (citrate_*).
 
 Each method takes the raw ``params`` and a :class:`Context` and returns a JSON-ready value;
+errors from the Rust core propagate and the server maps them once (:func:`chain_error`);
 chain objects come from the Rust core as JSON text and pass through as ``orjson.Fragment``.
 """
 
@@ -221,30 +222,21 @@ async def _call_like(params: Any, ctx: Context, method: str) -> tuple[_native.Ca
 @rpc("eth_call")
 async def eth_call(params: Any, ctx: Context) -> Any:
     request, number = await _call_like(params, ctx, "eth_call")
-    try:
-        out = await asyncio.to_thread(ctx.node.chain.call, request, number)
-    except _native.ChainError as err:
-        raise chain_error(err) from None
+    out = await asyncio.to_thread(ctx.node.chain.call, request, number)
     return p.hexb(out)
 
 
 @rpc("eth_estimateGas")
 async def eth_estimate_gas(params: Any, ctx: Context) -> Any:
     request, number = await _call_like(params, ctx, "eth_estimateGas")
-    try:
-        gas = await asyncio.to_thread(ctx.node.chain.estimate_gas, request, number)
-    except _native.ChainError as err:
-        raise chain_error(err) from None
+    gas = await asyncio.to_thread(ctx.node.chain.estimate_gas, request, number)
     return p.hexq(gas)
 
 
 @rpc("eth_createAccessList")
 async def eth_create_access_list(params: Any, ctx: Context) -> Any:
     request, number = await _call_like(params, ctx, "eth_createAccessList")
-    try:
-        entries, gas = await asyncio.to_thread(ctx.node.chain.create_access_list, request, number)
-    except _native.ChainError as err:
-        raise chain_error(err) from None
+    entries, gas = await asyncio.to_thread(ctx.node.chain.create_access_list, request, number)
     return {
         "accessList": [
             {"address": p.hexb(a), "storageKeys": [p.hexb(k) for k in keys]} for a, keys in entries
@@ -262,10 +254,7 @@ async def eth_send_raw_transaction(params: Any, ctx: Context) -> Any:
     payload = p.data(raw, "transaction")
     if not payload:
         raise InvalidParams("transaction: empty; send the signed transaction's bytes")
-    try:
-        return p.hexb(ctx.node.send_raw_transaction(payload))
-    except _native.ChainError as err:
-        raise chain_error(err) from None
+    return p.hexb(ctx.node.send_raw_transaction(payload))
 
 
 @rpc("eth_sendTransaction")
