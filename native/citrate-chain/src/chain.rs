@@ -1,7 +1,7 @@
 //! [`Chain`]: the node core. GhostDAG orders parallel blocks, revm executes the total order,
 //! the pool and batcher feed producers, and everything is stored in one redb file.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -17,6 +17,7 @@ use revm::bytecode::Bytecode;
 
 use crate::error::{Error, Result};
 use crate::exec::{self, BlockParams, CallOutcome, CallRequest};
+use crate::genesis::{self, AllocEntry, GenesisAccount};
 use crate::ghostdag::{GhostDag, GhostDagData};
 use crate::pool::{AdmitContext, Pool, PoolStatus};
 use crate::state::{
@@ -47,8 +48,10 @@ pub struct ChainConfig {
     pub block_gas_limit: u64,
     /// Base fee of the genesis block.
     pub initial_base_fee: u64,
-    /// Genesis balances.
-    pub genesis_alloc: Vec<(Address, U256)>,
+    /// Genesis accounts: balances, and predeployed code, storage and nonces (see
+    /// [`build_genesis`](crate::genesis::build_genesis)). Plain balances listed more than once
+    /// are summed; an account with code, storage or a nonce must be listed once.
+    pub genesis_alloc: Vec<GenesisAccount>,
     /// Genesis timestamp: `None` takes the clock when the chain is created and, on reopening,
     /// the stored genesis's timestamp (so a restart does not need to remember it).
     pub genesis_timestamp: Option<u64>,
@@ -193,12 +196,6 @@ fn now() -> u64 {
 }
 
 #[derive(RlpEncodable)]
-struct AllocEntry {
-    address: Address,
-    wei: U256,
-}
-
-#[derive(RlpEncodable)]
 struct GenesisConfig {
     chain_id: u64,
     timestamp: u64,
@@ -301,6 +298,9 @@ impl Chain {
                 cfg.block_gas_limit
             )));
         }
+        // Check the alloc before touching the directory: a bad one must not create a store.
+        let genesis_accounts = genesis::merge_alloc(&cfg.genesis_alloc)?;
+        let alloc = genesis::alloc_entries(&cfg.genesis_alloc)?;
         let store = Store::open(dir)?;
         let genesis_timestamp = match cfg.genesis_timestamp {
             Some(ts) => ts,
@@ -320,11 +320,7 @@ impl Chain {
             timestamp: genesis_timestamp,
             gas_limit: cfg.block_gas_limit,
             base_fee: cfg.initial_base_fee,
-            alloc: cfg
-                .genesis_alloc
-                .iter()
-                .map(|(address, wei)| AllocEntry { address: *address, wei: *wei })
-                .collect(),
+            alloc,
         });
         let genesis_hash =
             keccak256([b"citrate-genesis".as_slice(), config_hash.as_slice()].concat());
@@ -335,7 +331,7 @@ impl Chain {
             genesis_config_hash: config_hash,
         };
         match store.meta()? {
-            None => Self::write_genesis(&store, &cfg, &meta)?,
+            None => Self::write_genesis(&store, &cfg, &meta, &genesis_accounts)?,
             Some(stored) => check_meta(dir, &stored, &meta)?,
         }
         let headers = store.all_headers()?;
@@ -362,20 +358,14 @@ impl Chain {
         })
     }
 
-    fn write_genesis(store: &Store, cfg: &ChainConfig, meta: &Meta) -> Result<()> {
-        let mut changes = BlockChanges::default();
-        let mut balances: HashMap<Address, U256> = HashMap::new();
-        for (addr, wei) in &cfg.genesis_alloc {
-            let b = balances.entry(*addr).or_default();
-            *b = b.saturating_add(*wei);
-        }
+    fn write_genesis(
+        store: &Store,
+        cfg: &ChainConfig,
+        meta: &Meta,
+        accounts: &BTreeMap<Address, GenesisAccount>,
+    ) -> Result<()> {
+        let changes = genesis::genesis_changes(accounts);
         let mut overlay = Overlay::default();
-        for (addr, wei) in balances {
-            if wei.is_zero() {
-                continue;
-            }
-            changes.accounts.insert(addr, Some(Account { balance: wei, ..Default::default() }));
-        }
         overlay.apply_changes(&changes);
         let state_root = state_root_with(&LatestState::default(), &overlay);
         let mut header = Header {
@@ -868,6 +858,16 @@ impl Chain {
 
     /// Set an account's code at the head block (durably).
     pub fn set_code(&self, address: Address, code: Bytes) -> Result<()> {
+        if !code.is_empty() {
+            // Loading stored code assumes it is valid (revm panics on a malformed 0xef01
+            // prefix): refuse it here, as genesis does.
+            revm::bytecode::Bytecode::new_raw_checked(code.clone()).map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "the code is not valid: {e}\nhint: code that starts with 0xef01 must be an \
+                     EIP-7702 delegation (0xef0100 followed by a 20-byte address)"
+                ))
+            })?;
+        }
         self.set_state(|latest, c| {
             let mut acc = latest.account(&address).ok().flatten().unwrap_or_default();
             if code.is_empty() {
@@ -1229,7 +1229,8 @@ fn check_meta(dir: &Path, stored: &Meta, wanted: &Meta) -> Result<()> {
         || stored.genesis_hash != wanted.genesis_hash
     {
         return Err(Error::Store(format!(
-            "the chain in `{}` has a different genesis (alloc, timestamp, gas limit or base fee)\n\
+            "the chain in `{}` has a different genesis (alloc, predeployed code or storage, \
+             timestamp, gas limit or base fee)\n\
              {hint}",
             dir.display()
         )));

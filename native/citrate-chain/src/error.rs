@@ -27,6 +27,16 @@ pub enum Error {
     /// An argument has a bad length or range (`CitrateValueError`).
     #[error("{0}")]
     InvalidArgument(String),
+    /// A genesis call of `build_genesis` reverted, halted or was invalid (`GenesisError`).
+    #[error("{message}")]
+    Genesis {
+        /// What went wrong, naming the call's index and target.
+        message: String,
+        /// Index of the failed call in the list given.
+        index: u64,
+        /// The revert data (empty unless the call reverted).
+        data: Vec<u8>,
+    },
     /// Any other failure of the node core (`ChainError`).
     #[error("{0}")]
     Chain(String),

@@ -401,6 +401,30 @@ pub fn run_call<DB: revm::DatabaseRef<Error = DbError>>(
     }
 }
 
+/// Run one transaction-shaped call with the blocks' configuration and commit its effects into
+/// `db` whatever its outcome (genesis building). `Ok(Err(reason))` when revm refuses the
+/// transaction (geth's wording: nonce, funds, intrinsic gas, sender with code).
+pub fn commit_call<DB>(
+    db: DB,
+    params: &BlockParams,
+    chain_id: u64,
+    env: TxEnv,
+) -> Result<std::result::Result<CallOutcome, String>>
+where
+    DB: Database<Error = DbError> + DatabaseCommit,
+{
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .with_block(block_env(params))
+        .with_cfg(cfg_env(chain_id))
+        .build_mainnet();
+    match evm.transact_commit(env.clone()) {
+        Ok(r) => Ok(Ok(outcome(r))),
+        Err(EVMError::Transaction(e)) => Ok(Err(invalid_tx_message(&e, &env, params.base_fee))),
+        Err(e) => Err(Error::Chain(format!("execution failed: {e}"))),
+    }
+}
+
 /// The access list a call touches (geth's `AccessListTracer` rules) and its outcome.
 pub fn run_access_list<DB: revm::DatabaseRef<Error = DbError>>(
     db: DB,
@@ -488,7 +512,8 @@ pub fn revert_message(data: &[u8]) -> String {
     }
 }
 
-fn revert_reason(data: &[u8]) -> Option<String> {
+/// The reason of an `Error(string)` or `Panic(uint256)` revert, `None` for other data.
+pub(crate) fn revert_reason(data: &[u8]) -> Option<String> {
     let (selector, body) = (data.get(..4)?, data.get(4..)?);
     let word = |i: usize| body.get(i * 32..i * 32 + 32).map(U256::from_be_slice);
     if selector == [0x08, 0xc3, 0x79, 0xa0] {

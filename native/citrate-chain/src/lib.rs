@@ -4,6 +4,7 @@
 pub mod chain;
 pub mod error;
 pub mod exec;
+pub mod genesis;
 pub mod ghostdag;
 pub mod json;
 pub mod pool;
@@ -14,3 +15,4 @@ pub mod tx;
 pub use chain::{Chain, ChainConfig, DagBlock, DagStats, MinedBlock, MinedRound, TxStatus};
 pub use error::{Error, Result};
 pub use exec::CallRequest;
+pub use genesis::{build_genesis, GenesisAccount, GenesisCall};

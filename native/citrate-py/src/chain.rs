@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, Bytes, B256, U256};
 use citrate_chain as core;
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyList};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple};
 
 pyo3::import_exception!(citrate_native.errors, ChainError);
 pyo3::import_exception!(citrate_native.errors, TransactionRejected);
@@ -19,6 +20,7 @@ pyo3::import_exception!(citrate_native.errors, CallError);
 pyo3::import_exception!(citrate_native.errors, BlockNotFound);
 pyo3::import_exception!(citrate_native.errors, StoreError);
 pyo3::import_exception!(citrate_native.errors, CitrateValueError);
+pyo3::import_exception!(citrate_native.errors, GenesisError);
 
 /// The single conversion of the node core's errors (exhaustive, no catch-all arm).
 fn to_py_err(err: core::Error) -> PyErr {
@@ -29,6 +31,9 @@ fn to_py_err(err: core::Error) -> PyErr {
         core::Error::BlockNotFound(m) => BlockNotFound::new_err(m),
         core::Error::Store(m) => StoreError::new_err(m),
         core::Error::InvalidArgument(m) => CitrateValueError::new_err(m),
+        core::Error::Genesis { message, index, data } => {
+            GenesisError::new_err((message, index, data))
+        }
         core::Error::Chain(m) => ChainError::new_err(m),
     }
 }
@@ -197,7 +202,7 @@ impl Chain {
         max_parents: i128,
         block_gas_limit: i128,
         initial_base_fee: i128,
-        genesis_alloc: Vec<(Vec<u8>, Bound<'_, PyInt>)>,
+        genesis_alloc: Vec<Bound<'_, PyAny>>,
         genesis_timestamp: Option<i128>,
     ) -> PyResult<Self> {
         let k = u16::try_from(k)
@@ -206,13 +211,7 @@ impl Chain {
             usize::try_from(max_parents).ok().filter(|m| (1..=64).contains(m)).ok_or_else(
                 || value_err(format!("`max_parents` must be in [1, 64], got {max_parents}")),
             )?;
-        let mut alloc = Vec::with_capacity(genesis_alloc.len());
-        for (address, wei) in &genesis_alloc {
-            alloc.push((
-                address_arg(address, "genesis_alloc address")?,
-                u256_arg(wei, "genesis_alloc wei")?,
-            ));
-        }
+        let alloc = genesis_alloc_arg(&genesis_alloc, "genesis_alloc")?;
         let cfg = core::ChainConfig {
             chain_id: u64_arg(chain_id, "chain_id")?,
             k,
@@ -650,9 +649,163 @@ fn block_arg(block: i128) -> PyResult<u64> {
     u64::try_from(block).map_err(|_| to_py_err(core::Error::header_not_found()))
 }
 
+// -- genesis -----------------------------------------------------------------------------------
+
+/// The two accepted forms of a genesis account, for error messages.
+const ACCOUNT_FORMS: &str = "(address, balance) or (address, balance, nonce, code, {slot: value})";
+
+/// Genesis accounts as given by Python: `(address, balance)` or
+/// `(address, balance, nonce, code, {slot: value})` tuples (lists are accepted too).
+fn genesis_alloc_arg(
+    items: &[Bound<'_, PyAny>],
+    name: &str,
+) -> PyResult<Vec<core::GenesisAccount>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| genesis_account_arg(item, &format!("{name}[{i}]")))
+        .collect()
+}
+
+fn genesis_account_arg(item: &Bound<'_, PyAny>, name: &str) -> PyResult<core::GenesisAccount> {
+    let fields: Vec<Bound<'_, PyAny>> = if let Ok(t) = item.cast::<PyTuple>() {
+        t.iter().collect()
+    } else if let Ok(l) = item.cast::<PyList>() {
+        l.iter().collect()
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "`{name}` must be a tuple {ACCOUNT_FORMS}, got {}",
+            type_name(item)
+        )));
+    };
+    let (address, balance, rest) = match fields.as_slice() {
+        [address, balance] => (address, balance, None),
+        [address, balance, nonce, code, storage] => {
+            (address, balance, Some((nonce, code, storage)))
+        }
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "`{name}` must be a tuple {ACCOUNT_FORMS}, got {} items",
+                other.len()
+            )))
+        }
+    };
+    let address = address_arg(
+        &bytes_field(address, &format!("{name} address"))?,
+        &format!("{name} address"),
+    )?;
+    let balance =
+        u256_arg(int_field(balance, &format!("{name} balance"))?, &format!("{name} balance"))?;
+    let mut account = core::GenesisAccount::with_balance(address, balance);
+    if let Some((nonce, code, storage)) = rest {
+        let nonce_name = format!("{name} nonce");
+        let nonce = u256_arg(int_field(nonce, &nonce_name)?, &nonce_name)?;
+        account.nonce = u64::try_from(nonce)
+            .map_err(|_| value_err(format!("`{nonce_name}` must be in [0, 2**64), got {nonce}")))?;
+        account.code = Bytes::from(bytes_field(code, &format!("{name} code"))?);
+        let storage_name = format!("{name} storage");
+        let items = storage.call_method0("items").map_err(|_| {
+            PyTypeError::new_err(format!(
+                "`{storage_name}` must be a dict {{slot: value}} of ints, got {}",
+                type_name(storage)
+            ))
+        })?;
+        for pair in items.try_iter()? {
+            let (slot, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair?.extract()?;
+            let slot = u256_arg(
+                int_field(&slot, &format!("{storage_name} slot"))?,
+                &format!("{storage_name} slot"),
+            )?;
+            let value_name = format!("{storage_name}[{slot:#x}]");
+            let value = u256_arg(int_field(&value, &value_name)?, &value_name)?;
+            account.storage.push((slot, value));
+        }
+    }
+    Ok(account)
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "an object".into())
+}
+
+fn bytes_field(v: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<u8>> {
+    if v.is_instance_of::<PyBytes>() || v.is_instance_of::<pyo3::types::PyByteArray>() {
+        return v.extract();
+    }
+    Err(PyTypeError::new_err(format!("`{name}` must be bytes, got {}", type_name(v))))
+}
+
+fn int_field<'a, 'py>(v: &'a Bound<'py, PyAny>, name: &str) -> PyResult<&'a Bound<'py, PyInt>> {
+    // bool is an int subclass; True as a balance is a mistake, not 1 wei.
+    if v.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!("`{name}` must be an int, got bool")));
+    }
+    v.cast::<PyInt>()
+        .map_err(|_| PyTypeError::new_err(format!("`{name}` must be an int, got {}", type_name(v))))
+}
+
+/// A genesis account as Python sees it: `(address, balance, nonce, code, {slot: value})`.
+fn genesis_account_to_py<'py>(
+    py: Python<'py>,
+    a: &core::GenesisAccount,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let storage = PyDict::new(py);
+    for (slot, value) in &a.storage {
+        storage.set_item(u256_to_py(py, *slot)?, u256_to_py(py, *value)?)?;
+    }
+    PyTuple::new(
+        py,
+        [
+            b(py, a.address.as_slice()).into_any(),
+            u256_to_py(py, a.balance)?,
+            a.nonce.into_pyobject(py)?.into_any(),
+            b(py, &a.code).into_any(),
+            storage.into_any(),
+        ],
+    )
+}
+
+/// One `build_genesis` call as given by Python: `(from, to or None, data, value)`.
+type GenesisCallArg<'py> = (Vec<u8>, Option<Vec<u8>>, Vec<u8>, Bound<'py, PyInt>);
+
+/// Run deployment calls on the genesis alloc and return the resulting accounts (the alloc with
+/// the contracts predeployed), ready to pass as `Chain(..., genesis_alloc=...)`.
+#[pyfunction]
+fn build_genesis<'py>(
+    py: Python<'py>,
+    chain_id: i128,
+    alloc: Vec<Bound<'py, PyAny>>,
+    calls: Vec<GenesisCallArg<'py>>,
+    timestamp: i128,
+    gas_limit: i128,
+) -> PyResult<Bound<'py, PyList>> {
+    let chain_id = u64_arg(chain_id, "chain_id")?;
+    let timestamp = u64_arg(timestamp, "timestamp")?;
+    let gas_limit = u64_arg(gas_limit, "gas_limit")?;
+    let alloc = genesis_alloc_arg(&alloc, "alloc")?;
+    let mut core_calls = Vec::with_capacity(calls.len());
+    for (i, (from, to, data, value)) in calls.iter().enumerate() {
+        core_calls.push(core::GenesisCall {
+            from: address_arg(from, &format!("calls[{i}] from"))?,
+            to: to.as_deref().map(|t| address_arg(t, &format!("calls[{i}] to"))).transpose()?,
+            data: Bytes::copy_from_slice(data),
+            value: u256_arg(value, &format!("calls[{i}] value"))?,
+        });
+    }
+    let accounts = py
+        .detach(|| core::build_genesis(chain_id, alloc, core_calls, timestamp, gas_limit))
+        .py()?;
+    let out = PyList::empty(py);
+    for a in &accounts {
+        out.append(genesis_account_to_py(py, a)?)?;
+    }
+    Ok(out)
+}
+
 /// Register this file's classes and functions in `citrate_native._core`.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Chain>()?;
     m.add_class::<CallRequest>()?;
+    m.add_function(wrap_pyfunction!(build_genesis, m)?)?;
     Ok(())
 }

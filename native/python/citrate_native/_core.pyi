@@ -1,8 +1,8 @@
 # Hand-written stubs for the Rust extension `citrate_native._core` (citrate-py/src/lib.rs).
 # Checked by `python -m mypy.stubtest citrate_native._core`; keep both in step.
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
-from typing import Literal, TypedDict, final, type_check_only
+from typing import Literal, TypeAlias, TypedDict, final, type_check_only
 
 # `_mnemonic_to_seed` is internal (kept out of `citrate_native.__all__`), but it is a name the
 # extension module exports, and stubtest checks this list against the module.
@@ -15,6 +15,7 @@ __all__ = [
     "PrivateKey",
     "__version__",
     "_mnemonic_to_seed",
+    "build_genesis",
     "english_wordlist",
     "generate_mnemonic",
     "keccak256",
@@ -222,6 +223,37 @@ class DagBlock(TypedDict):
     timestamp: int
     tx_count: int
 
+# Type aliases are private (stub-only names, which stubtest would report as missing at runtime).
+# A genesis account: ``(address, balance)``, or ``(address, balance, nonce, code, {slot: value})``
+# for one with code, storage or a nonce. Addresses are 20 bytes; balances, nonces, slots and
+# values are ints (slots and values below 2**256); code is the runtime code, stored like a
+# deployed contract's. Plain ``(address, balance)`` entries for one address are summed; an
+# account with code, storage or a nonce must be listed once (CitrateValueError).
+_GenesisAccount: TypeAlias = tuple[bytes, int] | tuple[bytes, int, int, bytes, Mapping[int, int]]
+# The form `build_genesis` returns (always the 5-tuple, storage without zero values).
+_BuiltGenesisAccount: TypeAlias = tuple[bytes, int, int, bytes, dict[int, int]]
+# A `build_genesis` call: ``(from, to, data, value)``; ``to=None`` creates a contract.
+_GenesisCall: TypeAlias = tuple[bytes, bytes | None, bytes, int]
+
+def build_genesis(
+    chain_id: int,
+    alloc: Sequence[_GenesisAccount],
+    calls: Sequence[_GenesisCall],
+    timestamp: int,
+    gas_limit: int,
+) -> list[_BuiltGenesisAccount]:
+    """Run ``calls`` in order on a state seeded with ``alloc`` and return every resulting
+    non-empty account, sorted by address: the alloc with the calls' contracts predeployed,
+    ready to pass as ``Chain(..., genesis_alloc=...)``.
+
+    Each call runs like a transaction of block 0 (the blocks' hard fork, ``timestamp``, base
+    fee and gas price 0 so no fee is charged) with ``gas_limit`` gas; EIP-170's code size limit
+    applies, and the sender's nonce is used and incremented, so a creation deploys at the
+    standard ``keccak256(rlp([from, nonce]))[12:]``.
+
+    GenesisError (``index``, ``data``) when a call reverts, halts or is invalid; nothing is
+    returned. CitrateValueError for a bad alloc (duplicate account with code, bad lengths)."""
+
 @final
 class Chain:
     """The node core: a GhostDAG block DAG whose total order runs in revm, stored in one redb
@@ -236,10 +268,13 @@ class Chain:
         max_parents: int = 10,
         block_gas_limit: int = 30_000_000,
         initial_base_fee: int = 1_000_000_000,
-        genesis_alloc: Sequence[tuple[bytes, int]] = ...,
+        genesis_alloc: Sequence[_GenesisAccount] = ...,
         genesis_timestamp: int | None = None,
     ) -> Chain:
         """Open the chain in ``data_dir``, creating it with this genesis on first use.
+
+        ``genesis_alloc`` accounts (see `_GenesisAccount`, e.g. from `build_genesis`) are written
+        into block 0 with their code, storage and nonce, and the genesis commits to all of them.
 
         ``genesis_timestamp=None`` takes the clock when the chain is created and the stored
         genesis's timestamp when it is reopened.

@@ -15,6 +15,7 @@ __all__ = [
     "CitrateValueError",
     "DerivationError",
     "ExecutionReverted",
+    "GenesisError",
     "GhostDagError",
     "InvalidAddressError",
     "InvalidKeyError",
@@ -150,6 +151,27 @@ class ExecutionReverted(ChainError):
 class CallError(ChainError):
     """`eth_call`/`eth_estimateGas` failed without a revert (out of gas, insufficient funds,
     invalid opcode, gas required exceeds allowance, ...). The message is geth's wording."""
+
+
+class GenesisError(ChainError):
+    """A call of ``build_genesis`` reverted, halted (out of gas, code over EIP-170's limit, ...)
+    or was not a valid transaction (insufficient funds for its value, ...); nothing was built.
+
+    Attributes:
+        index: The index of the failed call in the ``calls`` given.
+        data: The revert data (ABI-encoded ``Error(string)``, a custom error, or empty); empty
+            unless the call reverted.
+    The message names the call (its index, sender, target or the address it would deploy at)
+    and, for a revert, the reason and the data as hex.
+    """
+
+    def __init__(self, message: str, index: int, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.index = index
+        self.data = bytes(data)
+
+    def __reduce__(self) -> tuple[type[GenesisError], tuple[str, int, bytes]]:
+        return (type(self), (str(self), self.index, self.data))
 
 
 class BlockNotFound(ChainError, LookupError):

@@ -610,3 +610,13 @@ def test_fuzz_mutated_transactions(
     raw = raw[: max(1, len(raw) - cut % 8)] + tail
     with contextlib.suppress(TransactionRejected):
         chain.send_raw_transaction(bytes(raw))
+
+
+def test_set_code_refuses_malformed_delegation_code(tmp_path: Path) -> None:
+    chain = open_chain(tmp_path / "chain")
+    target = b"\x55" * 20
+    with pytest.raises(CitrateValueError, match="EIP-7702 delegation"):
+        chain.set_code(target, b"\xef\x01\x00")
+    assert chain.code(target, chain.head_number) == b""  # nothing was written
+    chain.set_code(target, b"\xef\x01\x00" + b"\x22" * 20)  # a well-formed delegation is fine
+    assert chain.code(target, chain.head_number) == b"\xef\x01\x00" + b"\x22" * 20

@@ -94,7 +94,10 @@ pub fn tx2930(k: &Key, nonce: u64, to: Address, value: u128) -> Vec<u8> {
 
 pub fn open(dir: &Path, alloc: &[(Address, u128)]) -> Chain {
     let cfg = ChainConfig {
-        genesis_alloc: alloc.iter().map(|(a, w)| (*a, U256::from(*w))).collect(),
+        genesis_alloc: alloc
+            .iter()
+            .map(|(a, w)| citrate_chain::GenesisAccount::with_balance(*a, U256::from(*w)))
+            .collect(),
         genesis_timestamp: Some(1_700_000_000),
         ..Default::default()
     };
