@@ -26,8 +26,18 @@ test-deps: ## System packages the tests use (GNOME Keyring for the real-keychain
 	@bash scripts/test-deps.sh
 
 .PHONY: node-tools
-node-tools: ## anvil, the reference node the conformance suite and benchmarks compare against
-	@test -x tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil || npm ci --prefix tools --no-audit --no-fund
+node-tools: ## npm tools: anvil (reference node), solc-js + OpenZeppelin (contracts), ipfs-unixfs-importer
+	@want=$$(sha256sum tools/package-lock.json | cut -d' ' -f1); \
+	test "$$(cat tools/node_modules/.lock-sha256 2>/dev/null)" = "$$want" \
+		|| { npm ci --prefix tools --no-audit --no-fund && echo "$$want" > tools/node_modules/.lock-sha256; }
+
+.PHONY: contracts
+contracts: install node-tools ## Compile contracts/src into contracts/out and the package's artifacts
+	$(UV) run citrate contracts build
+
+.PHONY: contracts-check
+contracts-check: install node-tools ## Fail if the committed contract artifacts differ from contracts/src
+	$(UV) run citrate contracts check
 
 .PHONY: native-test
 native-test: ## cargo test of the Rust core against tests/vectors
@@ -45,7 +55,7 @@ pytest: install ## The pytest suite (benchmarks off)
 	HF_HUB_OFFLINE=1 $(UV) run pytest -q
 
 .PHONY: test
-test: install test-deps node-tools native-test lint pytest ## Everything CI runs
+test: install test-deps node-tools native-test lint contracts-check pytest ## Everything CI runs
 
 .PHONY: bench
 bench: install node-tools ## The benchmark suite (against eth-account, bip_utils, hashlib, anvil, a Python GhostDAG)

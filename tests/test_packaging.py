@@ -22,6 +22,7 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          str(ROOT / "native"), str(ROOT / "packages" / "citrate-crypto"),
+         str(ROOT / "packages" / "citrate-contracts"), str(ROOT / "packages" / "citrate-store"),
          str(ROOT / "packages" / "citrate-node")],
         check=True, timeout=1800,
     )  # fmt: skip
@@ -39,4 +40,19 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     assert "--block-time" in devnet.stdout and "--producers" in devnet.stdout
+    assert "--ipfs-port" in devnet.stdout
+    # The system contracts' ABIs, bytecode and the compiler driver ship inside the wheel.
+    shipped = subprocess.run(
+        [str(python), "-c",
+         "from citrate_contracts.artifacts import load_artifact, artifact_names\n"
+         "from citrate_contracts.system import SYSTEM_CONTRACTS\n"
+         "import citrate_contracts.compiler as c\n"
+         "assert set(SYSTEM_CONTRACTS) <= set(artifact_names())\n"
+         "arts = [load_artifact(n) for n in SYSTEM_CONTRACTS]\n"
+         "assert all(a.abi and a.bytecode.startswith('0x60') for a in arts)\n"
+         "assert c._DRIVER.is_file()\n"
+         "print(len(artifact_names()))"],
+        capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert int(shipped.stdout) >= 9
     assert sys.prefix != str(env_dir)

@@ -1,0 +1,1 @@
+"""Citrate system contracts."""
