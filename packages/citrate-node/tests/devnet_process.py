@@ -16,6 +16,7 @@ from typing import Any
 
 CITRATE = str(Path(sys.executable).with_name("citrate"))
 _LISTENING = re.compile(r"Listening on http://(\S+):(\d+)")
+_IPFS = re.compile(r"Content store \(IPFS API\): http://(\S+):(\d+)/api/v0")
 
 
 class Devnet:
@@ -27,12 +28,23 @@ class Devnet:
         self.env = env
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
+        self.ipfs_port: int | None = None
         self.stdout: list[str] = []
         self.stderr: list[str] = []
         self._pumps: list[threading.Thread] = []
 
     def start(self, timeout: float = 60.0) -> Devnet:
-        cmd = [CITRATE, "devnet", "--data-dir", str(self.data_dir), "--port", "0", *self.args]
+        cmd = [
+            CITRATE,
+            "devnet",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            "0",
+            "--ipfs-port",
+            "0",
+            *self.args,
+        ]
         self.proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
@@ -46,6 +58,9 @@ class Devnet:
             assert self.proc is not None and self.proc.stdout is not None
             for line in self.proc.stdout:
                 self.stdout.append(line)
+                ipfs = _IPFS.search(line)
+                if ipfs:
+                    self.ipfs_port = int(ipfs.group(2))
                 m = _LISTENING.search(line)
                 if m:
                     self.port = int(m.group(2))

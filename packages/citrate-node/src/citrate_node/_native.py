@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from citrate_native import CallRequest, Chain, __version__, keccak256
+from citrate_native import CallRequest, Chain, __version__, build_genesis, keccak256
 from citrate_native.errors import (
     BlockNotFound,
     CallError,
     ChainError,
     CitrateValueError,
     ExecutionReverted,
+    GenesisError,
     StoreError,
     TransactionRejected,
 )
@@ -28,10 +29,12 @@ __all__ = [
     "DagBlock",
     "DagStats",
     "ExecutionReverted",
+    "GenesisError",
     "MinedRound",
     "StoreError",
     "TransactionRejected",
     "TxStatus",
     "__version__",
+    "build_genesis",
     "keccak256",
 ]

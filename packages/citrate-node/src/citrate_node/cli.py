@@ -17,6 +17,7 @@ import typer
 from citrate_crypto import paths
 from citrate_node import _native
 from citrate_node.config import (
+    DEFAULT_IPFS_PORT,
     DEFAULT_PORT,
     DEV_ACCOUNTS,
     DEV_PHRASE,
@@ -24,8 +25,10 @@ from citrate_node.config import (
     DevnetConfig,
     dev_addresses,
     producer_coinbases,
+    system_plan,
 )
-from citrate_node.server import serve
+from citrate_node.server import ListenError, serve
+from citrate_store import StoreLocked
 
 app = typer.Typer(
     name="devnet",
@@ -65,6 +68,18 @@ def devnet(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="HTTP and WebSocket port (0 picks a free one).")
     ] = DEFAULT_PORT,
+    ipfs_port: Annotated[
+        int,
+        typer.Option(
+            "--ipfs-port",
+            min=0,
+            max=65535,
+            help="Port of the content store's Kubo-compatible API (0 picks a free one).",
+        ),
+    ] = DEFAULT_IPFS_PORT,
+    no_ipfs: Annotated[
+        bool, typer.Option("--no-ipfs", help="Do not run the content store's API.")
+    ] = False,
     chain_id: Annotated[int, typer.Option("--chain-id", min=1, help="EIP-155 chain id.")] = 1337,
     block_time: Annotated[
         float,
@@ -111,6 +126,7 @@ def devnet(
         data_dir=(data_dir.expanduser().absolute() if data_dir else paths.data_dir() / "devnet"),
         host=host,
         port=port,
+        ipfs_port=None if no_ipfs else ipfs_port,
         chain_id=chain_id,
         block_time=block_time,
         producers=producers,
@@ -125,7 +141,7 @@ def devnet(
             err=True,
         )
 
-    def ready(bound_host: str, bound_port: int) -> None:
+    def ready(bound_host: str, bound_port: int, bound_ipfs: int | None) -> None:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         addresses = dev_addresses(DEV_ACCOUNTS)
         lines = [
@@ -137,6 +153,14 @@ def devnet(
             *(f"  ({i}) {a}" for i, a in enumerate(addresses)),
             "Producer fees are paid to: "
             + ", ".join("0x" + c.hex() for c in producer_coinbases(producers)),
+            "System contracts (admin, deployer: development account 20; treasury: 21; "
+            "routing pool: 22):",
+            *(f"  {name:<20} {address}" for name, address in system_plan().addresses.items()),
+            (
+                f"Content store (IPFS API): http://{shown}:{bound_ipfs}/api/v0"
+                if bound_ipfs is not None
+                else "Content store: off (--no-ipfs)"
+            ),
             f"Listening on http://{shown}:{bound_port} and ws://{shown}:{bound_port}",
         ]
         typer.echo("\n".join(lines))
@@ -150,13 +174,13 @@ def devnet(
         ) from None
     try:
         asyncio.run(_run(config, ready))
-    except _native.StoreError as err:
+    except (_native.StoreError, StoreLocked) as err:
         raise _fail(str(err)) from None
-    except OSError as err:
-        raise _fail(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+    except ListenError as err:
+        raise _fail(str(err)) from None
 
 
-async def _run(config: DevnetConfig, ready: Callable[[str, int], None]) -> None:
+async def _run(config: DevnetConfig, ready: Callable[[str, int, int | None], None]) -> None:
     task = asyncio.get_running_loop().create_task(serve(config, ready))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -610,6 +610,13 @@ async def citrate_get_dag_stats(params: Any, ctx: Context) -> Any:
     }
 
 
+@rpc("citrate_getSystemContracts")
+async def citrate_get_system_contracts(params: Any, ctx: Context) -> Any:
+    """``{name: address}`` of the system contracts predeployed at genesis."""
+    p.positional(params, "citrate_getSystemContracts", 0)
+    return dict(ctx.node.system_contracts)
+
+
 @rpc("citrate_getBlockDag")
 async def citrate_get_block_dag(params: Any, ctx: Context) -> Any:
     lo_raw, hi_raw = p.positional(params, "citrate_getBlockDag", 0, 2)

@@ -68,6 +68,7 @@ class Node:
             genesis_timestamp=config.genesis_timestamp,
         )
         self.coinbases = producer_coinbases(config.producers)
+        self.system_contracts = config.system_contracts_map()
         self.time_offset = 0
         self.next_timestamp: int | None = None
         self._snapshots: dict[int, tuple[int, int, int]] = {}  # id: (head, time offset, edits)

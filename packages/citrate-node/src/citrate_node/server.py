@@ -30,6 +30,7 @@ from citrate_node.errors import (
 )
 from citrate_node.methods import METHODS, Context, chain_error
 from citrate_node.node import Node
+from citrate_store import ContentStore, StoreServer, start_server
 
 log = logging.getLogger("citrate.rpc")
 
@@ -252,23 +253,62 @@ class RpcServer:
         return app
 
 
-async def serve(config: DevnetConfig, ready: Callable[[str, int], None] | None = None) -> None:
-    """Run the node until cancelled (SIGINT/SIGTERM in the CLI)."""
+class ListenError(Exception):
+    """A port the node serves could not be bound (the message names it and what to do)."""
+
+
+async def _listen(what: str, host: str, port: int, hint: str, start: Any) -> Any:
+    try:
+        return await start()
+    except OSError as err:
+        raise ListenError(
+            f"cannot listen on {host}:{port} ({what}): {err.strerror or err}\nhint: {hint}"
+        ) from None
+
+
+async def serve(
+    config: DevnetConfig, ready: Callable[[str, int, int | None], None] | None = None
+) -> None:
+    """Run the node (and its content store's API) until cancelled (SIGINT/SIGTERM in the CLI).
+
+    ``ready(host, rpc_port, ipfs_port)`` is called once both listen (``ipfs_port`` is None
+    when the content store is off).
+    """
     node = Node(config)
     server = RpcServer(node, config)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    store: ContentStore | None = None
+    store_server: StoreServer | None = None
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
-        await site.start()
+        await _listen(
+            "JSON-RPC", config.host, config.port, "pick another --port (0 = any free)", site.start
+        )
         port = config.port
         for sock in getattr(site._server, "sockets", None) or []:
             port = sock.getsockname()[1]
             break
+        if config.ipfs_port is not None:
+            store = ContentStore(config.data_dir / "ipfs")
+            opened = store
+            store_server = await _listen(
+                "content store API",
+                config.host,
+                config.ipfs_port,
+                "pick another --ipfs-port (0 = any free), or --no-ipfs",
+                lambda: start_server(
+                    opened, config.host, config.ipfs_port, allowed_hosts=config.allowed_hosts
+                ),
+            )
         node.start()
         if ready is not None:
-            ready(config.host, port)
+            ready(config.host, port, store_server.port if store_server else None)
         await asyncio.Event().wait()
     finally:
+        if store_server is not None:
+            await store_server.close()
+        if store is not None:
+            store.close()
         await runner.cleanup()
         await node.close()

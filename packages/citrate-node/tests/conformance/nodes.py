@@ -130,6 +130,8 @@ def node_command(kind: str, port: int, data_dir: Path) -> list[str]:
             "127.0.0.1",
             "--port",
             str(port),
+            "--ipfs-port",
+            "0",
             "--block-time",
             "0",
         ]
