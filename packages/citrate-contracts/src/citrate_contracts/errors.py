@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from eth_abi.abi import decode
@@ -118,27 +119,23 @@ class ErrorCatalog:
                 notice=docs[0].get("notice"),
                 contract=contract,
             )
-            selector = keccak(text=signature)[:4]
-            known = self._by_selector.setdefault(selector, [])
-            if all(
-                (d.name, d.types, d.notice)
-                != (definition.name, definition.types, definition.notice)
-                for d in known
-            ) or not any(d.contract == contract for d in known):
+            known = self._by_selector.setdefault(keccak(text=signature)[:4], [])
+            if definition not in known:
                 known.append(definition)
+
+    def copy(self) -> ErrorCatalog:
+        """An independent catalog with the same errors (to extend without changing this one)."""
+        other = ErrorCatalog()
+        other._by_selector = {k: list(v) for k, v in self._by_selector.items()}
+        return other
 
     def lookup(self, selector: bytes) -> list[_ErrorDef]:
         return list(self._by_selector.get(selector, []))
 
 
-_SYSTEM: ErrorCatalog | None = None
-
-
+@cache
 def _system_catalog() -> ErrorCatalog:
-    global _SYSTEM
-    if _SYSTEM is None:
-        _SYSTEM = ErrorCatalog.system()
-    return _SYSTEM
+    return ErrorCatalog.system()
 
 
 def _checksummed(value: Any, abi_type: str) -> Any:
@@ -184,8 +181,7 @@ def decode_revert(
         catalog = _system_catalog()
     extra = list(abis)
     if extra:
-        merged = ErrorCatalog()
-        merged._by_selector = {k: list(v) for k, v in catalog._by_selector.items()}
+        merged = catalog.copy()
         for name, abi in extra:
             merged.add(name, abi)
         catalog = merged
