@@ -6,6 +6,8 @@ be collected twice and the books must still balance."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from eth_utils import keccak
 
@@ -138,6 +140,17 @@ def _reentry_blocked(attacker) -> None:
     assert f.lastRevertSelector().call() == REENTRANT
 
 
+def _collect_once(
+    chain: ChainUnderTest, market: Market, attacker: Any, owner: Any, owed: int
+) -> None:
+    """The attacker collects its credit, re-entering from its receive hook: it gets exactly
+    `owed` once, the re-entry is refused, and nothing stays credited."""
+    chain.send(attacker.functions.collect(), owner)
+    _reentry_blocked(attacker)
+    assert attacker.functions.received().call() == owed
+    assert market.credit(attacker.address) == 0
+
+
 def test_requester_excess_refund_cannot_reenter(
     chain: ChainUnderTest, market: Market, attacker
 ) -> None:
@@ -161,10 +174,7 @@ def test_requester_cancel_refund_is_collected_once(
     job_id = attacker.functions.jobId().call()
     chain.send(attacker.functions.cancel(job_id), owner)
     assert market.credit(attacker.address) == SALT
-    chain.send(attacker.functions.collect(), owner)
-    _reentry_blocked(attacker)
-    assert attacker.functions.received().call() == SALT
-    assert market.credit(attacker.address) == 0
+    _collect_once(chain, market, attacker, owner, SALT)
     assert chain.balance(market.address) == 0
     # and nothing is left to collect
     with pytest.raises(Reverted) as info:
@@ -187,10 +197,7 @@ def test_requester_timeout_refund_and_slash_are_collected_once(
     market.send(market.fn.timeoutJob(job_id), chain.users[9])
     owed = SALT + MIN_STAKE // 20
     assert market.credit(attacker.address) == owed
-    chain.send(attacker.functions.collect(), owner)
-    _reentry_blocked(attacker)
-    assert attacker.functions.received().call() == owed
-    assert market.credit(attacker.address) == 0
+    _collect_once(chain, market, attacker, owner, owed)
     market.assert_solvent()
 
 
@@ -202,9 +209,7 @@ def test_requester_expiry_refund_is_collected_once(
     job_id = attacker.functions.jobId().call()
     chain.advance(BID_WINDOW + 1)
     market.assign(job_id)
-    chain.send(attacker.functions.collect(), owner)
-    _reentry_blocked(attacker)
-    assert attacker.functions.received().call() == 777
+    _collect_once(chain, market, attacker, owner, 777)
     assert chain.balance(market.address) == 0
 
 
@@ -224,9 +229,7 @@ def test_provider_payment_and_stake_are_collected_once(
     provider_amount = price - price * 300 // 10_000 - price * 200 // 10_000
     assert market.credit(attacker.address) == provider_amount
 
-    chain.send(attacker.functions.collect(), owner)
-    _reentry_blocked(attacker)
-    assert attacker.functions.received().call() == provider_amount
+    _collect_once(chain, market, attacker, owner, provider_amount)
     assert (
         market.provider(attacker.address)["stake"] == MIN_STAKE
     )  # the reentrant withdrawStake failed
@@ -252,9 +255,7 @@ def test_disputer_bond_and_bounty_are_collected_once(
     market.send(market.fn.resolveDispute(job_id, False), chain.admin)
     owed = DISPUTE_BOND + MIN_STAKE // 10
     assert market.credit(attacker.address) == owed
-    chain.send(attacker.functions.collect(), owner)
-    _reentry_blocked(attacker)
-    assert attacker.functions.received().call() == owed
+    _collect_once(chain, market, attacker, owner, owed)
     market.assert_solvent()
 
 
@@ -275,10 +276,7 @@ def test_expired_dispute_pay_and_bond_are_collected_once(
     market.send(market.fn.expireDispute(job_id), chain.users[9])
     owed = split(price)[0] + DISPUTE_BOND
     assert market.credit(attacker.address) == owed
-    chain.send(attacker.functions.collect(), owner)
-    _reentry_blocked(attacker)
-    assert attacker.functions.received().call() == owed
-    assert market.credit(attacker.address) == 0
+    _collect_once(chain, market, attacker, owner, owed)
     market.assert_solvent()
 
 
