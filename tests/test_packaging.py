@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import venv
@@ -23,7 +24,7 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          str(ROOT / "native"), str(ROOT / "packages" / "citrate-crypto"),
          str(ROOT / "packages" / "citrate-contracts"), str(ROOT / "packages" / "citrate-store"),
-         str(ROOT / "packages" / "citrate-node")],
+         str(ROOT / "packages" / "citrate-node"), str(ROOT / "packages" / "citrate-agent")],
         check=True, timeout=1800,
     )  # fmt: skip
     derived = subprocess.run(
@@ -55,4 +56,19 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
     assert int(shipped.stdout) >= 9
+    # The agent installs without its `local` extra (no llama.cpp): every tool is there, and the
+    # local model says it is missing instead of pretending.
+    tools = subprocess.run(
+        [str(env_dir / "bin" / "citrate"), "agent", "tools", "--json"],
+        capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert len(json.loads(tools.stdout)) == 25
+    local = subprocess.run(
+        [str(env_dir / "bin" / "citrate"), "agent", "tool", "run_inference", "--args",
+         '{"model": "gemma3-270m", "prompt": "hi"}', "--data-dir", str(tmp_path / "home"),
+         "--rpc-url", "http://127.0.0.1:9"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert local.returncode == 1
+    assert json.loads(local.stdout)["error"]["type"] == "not_installed"
     assert sys.prefix != str(env_dir)
