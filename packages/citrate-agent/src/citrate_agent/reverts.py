@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from citrate_contracts.errors import decode_revert
-
 AbiPairs = Iterable[tuple[str, Sequence[Mapping[str, Any]]]]
 
 
@@ -16,6 +14,10 @@ def describe_revert(
     """The decoded reason for revert `data`, or the node's own message when there is no data."""
     if not data or data == "0x":
         return fallback or "reverted without a reason (no revert data)"
+    # Imported here: eth-abi takes a second to import, and `citrate` loads this module
+    # (through the agent's settings) for every command.
+    from citrate_contracts.errors import decode_revert
+
     try:
         return decode_revert(data, abis=abis, contract=contract).message
     except ValueError:

@@ -431,9 +431,16 @@ STEPS = [
 
 
 def run_selftest(
-    *, keep: Path | None = None, log: Callable[[dict[str, Any]], None] | None = None
+    *,
+    keep: Path | None = None,
+    log: Callable[[dict[str, Any]], None] | None = None,
+    harness: type[Selftest] = Selftest,
 ) -> dict[str, Any]:
-    """Run every tool against a throwaway devnet; return the report."""
+    """Run every tool against a throwaway devnet; return the report.
+
+    `harness` decides how each tool is called (the default calls it directly; the tests pass
+    one that goes through the orchestrator).
+    """
     root = Path(tempfile.mkdtemp(prefix="citrate-selftest-")) if keep is None else keep
     root.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -456,7 +463,7 @@ def run_selftest(
         accounts = [a.address for a in Wallet(wallet_dir).accounts()]
         ctx = context(session_id="selftest")
         buyer = context(address=accounts[1], session_id="selftest-buyer")
-        test = Selftest(ctx, buyer, password)
+        test = harness(ctx, buyer, password)
         for step in STEPS:
             began = time.perf_counter()
             try:
