@@ -215,3 +215,38 @@ def test_providers_are_reused_until_their_settings_change(data_dir: Path) -> Non
     save_settings(settings, data_dir)
     again = registry.resolve()[0]
     assert again is not first and again.model == "gpt-other"
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gemma3-270m", None),  # the bundled default
+        ("my-model", "models/my-model.gguf"),  # a GGUF the user put in the models directory
+        ("/opt/llm/big.gguf", "/opt/llm/big.gguf"),  # or any GGUF by path
+    ],
+)
+def test_the_local_model_setting_picks_the_gguf(
+    tmp_path: Path, model: str, expected: str | None
+) -> None:
+    pytest.importorskip("llama_cpp")
+    from citrate_agent.providers.local import LocalProvider
+
+    settings = AgentSettings(provider_order=["local"])
+    settings.providers["local"].model = model
+    registry = ProviderRegistry(lambda: settings, lambda: _NoSecrets(), tmp_path)
+    (provider,) = registry.resolve()
+    assert isinstance(provider, LocalProvider) and provider.model == model
+    want = (
+        None
+        if expected is None
+        else (tmp_path / expected if expected[0] != "/" else Path(expected))
+    )
+    assert provider._model_path == want
+
+
+class _NoSecrets:
+    def names(self) -> list[str]:
+        return []
+
+    def get(self, name: str) -> str | None:
+        return None

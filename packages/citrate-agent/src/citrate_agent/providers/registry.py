@@ -154,11 +154,9 @@ class ProviderRegistry:
             if ps is None or not ps.enabled:
                 continue
             if name == "local":
-                out.append(
-                    self._cached(
-                        name, (ps.model, None, None), functools.partial(self._local, ps.model)
-                    )
-                )
+                path = _local_model_path(ps.model, settings, self._data_dir)
+                build = functools.partial(self._local, ps.model, path)
+                out.append(self._cached(name, (ps.model, str(path), None), build))
                 continue
             secret = SECRET_NAMES[name]
             if name in CLOUD and store is None:
@@ -275,7 +273,9 @@ class ProviderRegistry:
 
         return OpenAIProvider(key, model, base_url, timeout=self._timeout, name=name)
 
-    def _local(self, model: str) -> ChatProvider:
+    def _local(self, model: str, path: Path | None) -> ChatProvider:
+        if self._local_factory is _default_local:
+            return _default_local(model, path)
         return self._local_factory(model)
 
 
@@ -285,7 +285,24 @@ def _builder(
     return lambda: registry._build(name, key, model, base_url)
 
 
-def _default_local(model: str) -> ChatProvider:
+def _local_model_path(
+    model: str, settings: AgentSettings, data_dir: str | Path | None
+) -> Path | None:
+    """The GGUF file the local provider runs: None for the bundled default model, else the
+    user's file, named by path (`~/models/x.gguf`) or by name in the models directory."""
+    from citrate_agent.inference import DEFAULT_MODEL_NAME
+
+    if not model or model == DEFAULT_MODEL_NAME:
+        return None
+    if "/" in model or model.endswith(".gguf"):
+        return Path(model).expanduser()
+    from citrate_crypto.paths import data_dir as resolve_data_dir
+
+    models = Path(settings.models_dir or resolve_data_dir(data_dir) / "models")
+    return models / f"{model}.gguf"
+
+
+def _default_local(model: str, path: Path | None = None) -> ChatProvider:
     if not local_runtime_available():
         return UnavailableProvider(
             "local",
@@ -300,7 +317,7 @@ def _default_local(model: str) -> ChatProvider:
         )
     from citrate_agent.providers.local import LocalProvider
 
-    return LocalProvider(model)
+    return LocalProvider(model, model_path=path)
 
 
 def _close(provider: object) -> None:
