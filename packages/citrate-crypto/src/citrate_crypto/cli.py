@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -22,6 +21,7 @@ from rich.table import Table
 
 from citrate_crypto import paths
 from citrate_crypto._files import write_new_private
+from citrate_crypto.cli_support import LineInput, errors_to_exit
 from citrate_crypto.errors import (
     CitrateError,
     PasswordMismatchError,
@@ -74,41 +74,11 @@ PasswordStdin = Annotated[
 ]
 
 
-def _errors_to_exit(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn library errors into `error: …` on stderr and exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CitrateError as exc:
-            err.print(f"[bold red]error:[/] {_escape(str(exc))}")
-            raise typer.Exit(1) from None
-        except (EOFError, KeyboardInterrupt, typer.Abort):
-            err.print(
-                "[bold red]error:[/] input ended before every answer was given; nothing changed"
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper
+_errors_to_exit = errors_to_exit
 
 
-class _Input:
+class _Input(LineInput):
     """Secrets and answers from prompts or from stdin lines."""
-
-    def __init__(self, from_stdin: bool) -> None:
-        self.from_stdin = from_stdin
-        self._lines: Iterator[str] | None = None
-
-    def line(self, prompt: str, *, hide: bool = True) -> str:
-        if self.from_stdin:
-            if self._lines is None:
-                self._lines = iter(sys.stdin.readline, "")
-            try:
-                return next(self._lines).rstrip("\r\n")
-            except StopIteration:
-                raise EOFError(prompt) from None
-        return str(typer.prompt(prompt, hide_input=hide))
 
     def new_password(self, what: str = "wallet password") -> str:
         """A new password: checked against the policy, confirmed when typed at a prompt."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 from urllib.parse import urlparse
@@ -26,7 +24,7 @@ from citrate_agent.errors import AgentError
 from citrate_agent.providers.registry import SECRET_NAMES, ProviderRegistry
 from citrate_agent.providers.validation import KeyStatus, validate_and_record
 from citrate_crypto import paths
-from citrate_crypto.errors import CitrateError
+from citrate_crypto.cli_support import LineInput, errors_to_exit
 from citrate_crypto.password import require_new_password
 from citrate_crypto.secret_store import SecretStore
 
@@ -54,35 +52,8 @@ DataDir = Annotated[
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds for the validation request.")]
 
 
-def _errors_to_exit(fn: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except CitrateError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(1) from None
-        except (EOFError, KeyboardInterrupt, typer.Abort):
-            err.print("[bold red]error:[/] input ended before every answer was given")
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-class _Input:
-    def __init__(self, from_stdin: bool) -> None:
-        self.from_stdin = from_stdin
-        self._lines: Iterator[str] | None = None
-
-    def line(self, prompt: str, *, hide: bool = True) -> str:
-        if self.from_stdin:
-            if self._lines is None:
-                self._lines = iter(sys.stdin.readline, "")
-            try:
-                return next(self._lines).rstrip("\r\n")
-            except StopIteration:
-                raise EOFError(prompt) from None
-        return str(typer.prompt(prompt, hide_input=hide))
+_errors_to_exit = errors_to_exit
+_Input = LineInput
 
 
 def _store(data_dir: Path | None, inp: _Input) -> SecretStore:
