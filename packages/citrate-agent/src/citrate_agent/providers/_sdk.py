@@ -4,6 +4,7 @@ timeouts and retries, closing, and the translation of every SDK failure into a `
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -15,7 +16,7 @@ from citrate_agent.providers.base import AssistantTurn, Message, TextSink, ToolS
 from citrate_agent.providers.validation import provider_error
 
 
-class SdkProvider:
+class SdkProvider(ABC):
     """Base of `OpenAIProvider` and `AnthropicProvider`.
 
     Subclasses set `_client` (the SDK's client) and implement `_open_stream` (the streaming
@@ -69,13 +70,15 @@ class SdkProvider:
             with stream:
                 return self._read(stream, on_text)
 
+    @abstractmethod
     def _open_stream(
         self, system: str, messages: Sequence[Message], tools: Sequence[ToolSpec]
     ) -> Any:
-        raise NotImplementedError
+        """Start the streamed request in the provider's wire format."""
 
+    @abstractmethod
     def _read(self, stream: Any, on_text: TextSink | None) -> AssistantTurn:
-        raise NotImplementedError
+        """Turn the stream into a turn, passing text to `on_text` as it arrives."""
 
     @staticmethod
     def http_timeout(timeout: float) -> httpx2.Timeout:
