@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from citrate_agent.errors import AgentError
 from citrate_agent.providers.cli import app as providers_app
+from citrate_crypto.cli_support import DataDir
 
 # `citrate` loads every command group at start (even for `citrate devnet`), so this module
 # imports only Typer and Rich; each command imports what it needs (web3, the LLM SDKs, ...).
@@ -37,14 +38,6 @@ app.add_typer(config_app, name="config")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Citrate data directory (default: $CITRATE_HOME, else the user data dir).",
-        show_default=False,
-    ),
-]
 RpcUrl = Annotated[
     str | None,
     typer.Option(

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from citrate_crypto import paths
 from citrate_crypto._files import write_new_private
-from citrate_crypto.cli_support import LineInput, errors_to_exit
+from citrate_crypto.cli_support import DataDir, LineInput, errors_to_exit
 from citrate_crypto.errors import (
     CitrateError,
     PasswordMismatchError,
@@ -58,14 +58,6 @@ err = Console(stderr=True, highlight=False)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Citrate data directory (default: $CITRATE_HOME, else the user data dir).",
-        show_default=False,
-    ),
-]
 PasswordStdin = Annotated[
     bool,
     typer.Option(

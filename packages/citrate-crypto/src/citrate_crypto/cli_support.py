@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Iterator
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +23,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 stderr = Console(stderr=True, highlight=False)
+
+#: The `--data-dir` option every command group takes.
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Citrate data directory (default: $CITRATE_HOME, else the user data dir).",
+        show_default=False,
+    ),
+]
 
 
 def errors_to_exit(fn: Callable[P, R]) -> Callable[P, R]:
@@ -62,4 +73,4 @@ class LineInput:
         return str(typer.prompt(prompt, hide_input=hide))
 
 
-__all__ = ["LineInput", "errors_to_exit", "stderr"]
+__all__ = ["DataDir", "LineInput", "errors_to_exit", "stderr"]

@@ -24,7 +24,7 @@ from citrate_agent.errors import AgentError
 from citrate_agent.providers.registry import SECRET_NAMES, ProviderRegistry
 from citrate_agent.providers.validation import KeyStatus, validate_and_record
 from citrate_crypto import paths
-from citrate_crypto.cli_support import LineInput, errors_to_exit
+from citrate_crypto.cli_support import DataDir, LineInput, errors_to_exit
 from citrate_crypto.password import require_new_password
 from citrate_crypto.secret_store import SecretStore
 
@@ -41,14 +41,6 @@ err = Console(stderr=True, highlight=False)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Citrate data directory (default: $CITRATE_HOME, else the user data dir).",
-        show_default=False,
-    ),
-]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds for the validation request.")]
 
 
