@@ -126,8 +126,8 @@ def deploy_model(
     run_tool: Callable[..., Any], approve: Callable[..., Any], agent_ctx: Any
 ) -> Callable[..., dict[str, Any]]:
     """`deploy_model(name=None, path=None, **args)`: register a model with the `deploy_model`
-    tool and approve it; the name defaults to a fresh `model-XXXXXXXX`, the file to a fake GGUF
-    in the workspace. Returns the tool's result."""
+    tool and approve it; the name defaults to a fresh `model-<8 hex digits>`, the file to a
+    fake GGUF in the workspace. Returns the tool's result."""
 
     def deploy(
         name: str | None = None, path: Path | str | None = None, **args: Any

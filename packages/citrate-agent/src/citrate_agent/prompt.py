@@ -9,12 +9,11 @@ wallet's address and real balance, and the models on the registry.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from citrate_agent.errors import AgentError
-from citrate_agent.tools.base import Tool, ToolContext
+from citrate_agent.tools.base import ToolContext, ToolRegistry
 from citrate_agent.units import salt
 
 NETWORKS = {1337: "Citrate devnet (local)"}
@@ -113,7 +112,7 @@ class LiveContext:
         return "\n".join(lines)
 
 
-def read_live_context(ctx: ToolContext) -> LiveContext:
+def read_live_context(ctx: ToolContext, tools: ToolRegistry | None = None) -> LiveContext:
     """Read the live context; a part that cannot be read says so instead of failing."""
     live = LiveContext()
     try:
@@ -137,16 +136,18 @@ def read_live_context(ctx: ToolContext) -> LiveContext:
             live.wallet_balance = salt(ctx.chain.balance(ctx.wallet.address))
         except AgentError:
             live.wallet_balance = "unknown"
-    live.models = _model_names(ctx)
+    live.models = _model_names(ctx, tools)
     return live
 
 
-def _model_names(ctx: ToolContext) -> list[str]:
+def _model_names(ctx: ToolContext, tools: ToolRegistry | None) -> list[str]:
     """Names of the available models, through the same tool the model would call."""
     from citrate_agent.tools import call_tool, default_registry
 
+    registry = tools if tools is not None else default_registry()
+
     try:
-        listed = call_tool(default_registry(), ctx, "list_models", {})
+        listed = call_tool(registry, ctx, "list_models", {})
     except AgentError:
         return []
     if not isinstance(listed, dict):
@@ -172,9 +173,9 @@ def _int(value: Any) -> int | None:
     return int(value, 16) if isinstance(value, str) else int(value)
 
 
-def system_prompt(ctx: ToolContext, tools: Iterable[Tool], live: LiveContext | None = None) -> str:
+def system_prompt(ctx: ToolContext, tools: ToolRegistry, live: LiveContext | None = None) -> str:
     """The whole system prompt for this turn."""
-    live = live or read_live_context(ctx)
+    live = live or read_live_context(ctx, tools)
     level = LEVELS.get(ctx.settings.skill_level, LEVELS["beginner"])
     listed = "\n".join(
         f"- {t.name}{' (needs approval)' if t.moves_value else ''}: {t.description}" for t in tools
