@@ -41,7 +41,7 @@ contracts-check: install node-tools ## Fail if the committed contract artifacts 
 
 .PHONY: native-test
 native-test: ## cargo test of the Rust core against tests/vectors
-	cd native && cargo test --release --locked -p citrate-core -p citrate-chain
+	cd native && cargo test --release --locked -p citrate-core -p citrate-chain -p citrate-compute
 
 .PHONY: lint
 lint: install ## ruff, mypy, and stubtest of the native stubs

@@ -5,6 +5,7 @@
 //! Slow work (PBKDF2 seeds, bulk address derivation, scrypt) runs with the GIL released.
 
 mod chain;
+mod compute;
 mod errors;
 mod ghostdag;
 
@@ -230,5 +231,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PrivateKey>()?;
     ghostdag::register(m)?;
     chain::register(m)?;
+    compute::register(m)?;
     Ok(())
 }

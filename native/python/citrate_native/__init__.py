@@ -1,4 +1,5 @@
-"""Citrate's native wallet core (Rust): BIP39, BIP32/BIP44, Ethereum keys and keystore v3.
+"""Citrate's native core (Rust): the wallet (BIP39, BIP32/BIP44, Ethereum keys, keystore v3),
+the node core (GhostDAG, execution, the chain store) and the compute scheduler.
 
 This is the only module that imports the compiled extension ``citrate_native._core``; everything
 public is re-exported here. Exceptions live in :mod:`citrate_native.errors`.
@@ -20,6 +21,7 @@ from citrate_native._core import (
     GhostDagData,
     HdWallet,
     PrivateKey,
+    Scheduler,
     __version__,
     build_genesis,
     english_wordlist,
@@ -40,6 +42,7 @@ __all__ = [
     "GhostDagData",
     "HdWallet",
     "PrivateKey",
+    "Scheduler",
     "__version__",
     "build_genesis",
     "english_wordlist",

@@ -13,6 +13,7 @@ __all__ = [
     "GhostDagData",
     "HdWallet",
     "PrivateKey",
+    "Scheduler",
     "__version__",
     "_mnemonic_to_seed",
     "build_genesis",
@@ -390,3 +391,89 @@ class Chain:
         newest blocks, the virtual block over all tips) whose mergeset holds it."""
     def block_dag(self, from_block: int, to_block: int) -> list[DagBlock]:
         """DAG data of blocks ``from_block..=to_block`` (clamped to the head)."""
+
+# --- Compute scheduler (citrate-compute) ---------------------------------------------------------
+#
+# Memory in bytes (< 2**64), prices in wei (< 2**128), latencies in ms (< 2**32). Every error is a
+# subclass of citrate_native.errors.SchedulerError (a CitrateValueError) with the same message as
+# the pure-Python reference citrate_compute.scheduler_ref; a value of the wrong type is a
+# TypeError naming the argument. A refused call changes nothing.
+
+@final
+class Scheduler:
+    """Admission, the job queue and the memory ledger of one provider. Thread-safe.
+
+    Each node lends ``share = total_memory * allocation_percent // 100`` bytes; its ledger keeps
+    ``reserved`` (memory of its running jobs) and ``free = max(0, share - reserved)``. Errors
+    come in this order: argument errors (InvalidSchedulerArgument, in signature order), then
+    unknown or duplicate ids, then admission (NoCapableNode, JobTooLarge).
+    """
+
+    def __new__(cls) -> Scheduler: ...
+    def add_node(
+        self,
+        node_id: str,
+        *,
+        total_memory: int,
+        allocation_percent: int,
+        max_jobs: int,
+        job_types: int,
+        price: int = 0,
+        latency_ms: int = 0,
+        reputation: int = 5000,
+    ) -> None:
+        """Add a node. ``0 <= allocation_percent <= 100``, ``max_jobs >= 1``, ``job_types`` a
+        bit mask of job types (1 inference, 2 embedding, 4 training, 8 lora, 16 image; 1 to 31),
+        ``reputation`` in basis points (0 to 10000). DuplicateNode for a known id."""
+    def set_allocation(self, node_id: str, percent: int) -> None:
+        """Change a node's allocation (0 to 100). Lowering it below the reserved memory is
+        allowed: running jobs keep their memory and ``free`` is 0 until enough of them end."""
+    def set_paused(self, node_id: str, paused: bool) -> None:
+        """Hold back (or allow again) new placements on a node (thermal or power limit);
+        running jobs are not touched."""
+    def set_reputation(self, node_id: str, reputation: int) -> None: ...
+    def submit(
+        self,
+        job_id: str,
+        *,
+        job_type: int,
+        memory: int,
+        max_price: int,
+        priority: int = 0,
+        max_latency_ms: int = 0,
+    ) -> None:
+        """Admit a job into the queue. ``0 <= job_type <= 4``, ``max_price >= 1``, ``priority``
+        a 32-bit signed int (higher first), ``max_latency_ms`` 0 for no limit. DuplicateJob if
+        the id is queued or running; NoCapableNode if no node serves the type; JobTooLarge if
+        ``memory`` exceeds the largest share of a node serving the type (paused or not)."""
+    def submit_many(self, jobs: Sequence[tuple[str, int, int, int, int, int]]) -> None:
+        """Admit a list (or tuple) of ``(job_id, job_type, memory, max_price, priority,
+        max_latency_ms)`` jobs, all or nothing: every item's arguments are checked first, then
+        every item against the scheduler and the items before it; the first error (its message
+        starts with ``batch item <index>:``) is raised and nothing is queued."""
+    def schedule(self) -> list[tuple[str, str]]:
+        """Place what can be placed now; the placements made, as (job_id, node_id), in order.
+
+        Jobs are visited by priority (descending), then submission order; each goes to its
+        feasible node (not paused, serves the type, fewer than max_jobs running, enough free
+        memory, price <= max_price, latency within the job's limit) with the highest score
+        ``40 * price + 30 * reputation + 20 * load + 10 * latency`` (each part in basis points,
+        ComputeMarket's bid weights); ties go to the lower price, then the earlier node. A job
+        that fits nowhere stays queued; later jobs may still be placed."""
+    def finish(self, job_id: str) -> None:
+        """A running job ended: release its memory and slot. UnknownJob if it is not running."""
+    def cancel(self, job_id: str) -> None:
+        """Drop a queued job, or release a running one. UnknownJob otherwise."""
+    def ledger(self, node_id: str) -> dict[str, int | bool]:
+        """``{"total", "share", "reserved", "free", "running", "max_jobs", "paused"}``."""
+    def queued(self) -> list[str]:
+        """Queued job ids in scheduling order."""
+    def running(self, node_id: str | None = None) -> list[str]:
+        """Running job ids in placement order, of one node or of all."""
+    def job_node(self, job_id: str) -> str | None:
+        """The node a job runs on; None while it is queued. UnknownJob if it is neither."""
+    def nodes(self) -> list[str]:
+        """Node ids in the order they were added."""
+    def check(self) -> None:
+        """LedgerInconsistent if any node's reserved memory is not the sum of its running
+        jobs' memory."""

@@ -14,21 +14,30 @@ __all__ = [
     "CitrateError",
     "CitrateValueError",
     "DerivationError",
+    "DuplicateJob",
+    "DuplicateNode",
     "ExecutionReverted",
     "GenesisError",
     "GhostDagError",
     "InvalidAddressError",
     "InvalidKeyError",
+    "InvalidSchedulerArgument",
+    "JobTooLarge",
     "KeystoreError",
     "KeystoreFormatError",
     "KeystoreMacError",
     "KeystoreVersionError",
+    "LedgerInconsistent",
     "MnemonicChecksumError",
     "MnemonicError",
     "MnemonicUnknownWordError",
     "MnemonicWordCountError",
+    "NoCapableNode",
+    "SchedulerError",
     "StoreError",
     "TransactionRejected",
+    "UnknownJob",
+    "UnknownNode",
 ]
 
 
@@ -181,3 +190,45 @@ class BlockNotFound(ChainError, LookupError):
 class StoreError(ChainError):
     """The on-disk chain store failed or does not match the requested chain (chain id, genesis),
     or is already open in another process."""
+
+
+# --- Compute scheduler (citrate_compute) -------------------------------------------------------
+
+
+class SchedulerError(CitrateValueError):
+    """Base class of the compute scheduler's errors (``citrate_native.Scheduler`` and the
+    pure-Python reference ``citrate_compute.scheduler_ref.ReferenceScheduler`` raise the same
+    classes with the same messages). A refused call changes nothing."""
+
+
+class InvalidSchedulerArgument(SchedulerError):
+    """An argument out of its range (the message names it, its value and the range), an empty
+    id, or a ``submit_many`` item that is not a 6-item job tuple."""
+
+
+class DuplicateNode(SchedulerError):
+    """``add_node`` with an id that is already added."""
+
+
+class UnknownNode(SchedulerError, LookupError):
+    """A node id that was never added."""
+
+
+class DuplicateJob(SchedulerError):
+    """A job id that is already queued or running, or listed twice in one batch."""
+
+
+class UnknownJob(SchedulerError, LookupError):
+    """A job id that is neither queued nor running (also: ``finish`` of a queued job)."""
+
+
+class JobTooLarge(SchedulerError):
+    """A job's memory exceeds the share of every node that serves its type."""
+
+
+class NoCapableNode(SchedulerError):
+    """No node serves the job's type."""
+
+
+class LedgerInconsistent(SchedulerError):
+    """A node's reserved memory differs from the sum of its running jobs' memory (a bug)."""

@@ -17,6 +17,7 @@ import orjson
 
 from citrate_node import _native
 from citrate_node import params as p
+from citrate_node.ai import AiService, default_service
 from citrate_node.errors import (
     EXECUTION_REVERTED,
     INVALID_PARAMS,
@@ -40,6 +41,8 @@ class Context:
     node: Node
     # Set on WebSocket connections: pushes a notification to this connection.
     send: Callable[[dict[str, Any]], None] | None = None
+    # The node's AI endpoints (citrate_chatCompletion, citrate_getTextEmbedding).
+    ai: AiService | None = None
 
 
 Method = Callable[[Any, Context], Awaitable[Any]]
@@ -656,6 +659,23 @@ async def citrate_get_transactions_by_address(params: Any, ctx: Context) -> Any:
         "transactions": orjson.Fragment(text),
         "nextCursor": None if next_cursor is None else p.hexq(next_cursor),
     }
+
+
+# -- AI (the local inference runtime of citrate-compute; see citrate_node.ai) -------------------
+
+
+@rpc("citrate_chatCompletion")
+async def citrate_chat_completion(params: Any, ctx: Context) -> Any:
+    """What ``POST /v1/chat/completions`` answers (no streaming); ``model`` may be left out."""
+    (request,) = p.positional(params, "citrate_chatCompletion", 1)
+    return await (ctx.ai or default_service()).rpc_chat_completion(request)
+
+
+@rpc("citrate_getTextEmbedding")
+async def citrate_get_text_embedding(params: Any, ctx: Context) -> Any:
+    """The embedding of a text (a list of floats), or of each text of a list."""
+    text, model = p.positional(params, "citrate_getTextEmbedding", 1, 1)
+    return await (ctx.ai or default_service()).rpc_text_embedding(text, model)
 
 
 __all__ = ["METHODS", "Context", "chain_error"]

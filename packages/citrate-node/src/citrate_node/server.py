@@ -3,7 +3,8 @@
 Safety, by default: loopback only; a Host-header allowlist (DNS rebinding); POST bodies must be
 ``application/json`` (a web page cannot send that cross-site without a CORS preflight, which
 is refused unless ``--cors-origin`` allows it); WebSocket origins must be loopback or allowed;
-request-size and batch-size limits.
+request-size and batch-size limits. The same port serves the OpenAI-compatible API under
+``/v1/`` (`citrate_node.ai`), under the same rules.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from citrate_node import _native
+from citrate_node.ai import AiService, OpenAiApi
 from citrate_node.config import LOOPBACK_HOSTS, DevnetConfig
 from citrate_node.errors import (
     INTERNAL_ERROR,
@@ -56,6 +58,8 @@ class RpcServer:
         self.config = config
         self._hosts = {h.lower() for h in config.hosts_allowed()}
         self._cors = set(config.cors_origins)
+        # The OpenAI-compatible API and the AI JSON-RPC methods (loaded on first use).
+        self.ai = AiService()
 
     # -- JSON-RPC --------------------------------------------------------------------------------
 
@@ -184,7 +188,7 @@ class RpcServer:
                 return self._too_large(size)
             chunks.append(chunk)
         body = b"".join(chunks)
-        reply = await self.handle_payload(body, Context(self.node))
+        reply = await self.handle_payload(body, Context(self.node, ai=self.ai))
         headers = {"Content-Type": "application/json", **self._cors_headers(request)}
         return web.Response(body=reply or b"", headers=headers)
 
@@ -227,7 +231,7 @@ class RpcServer:
                 await ws.send_str(data.decode())
 
         writer_task = asyncio.get_running_loop().create_task(writer())
-        ctx = Context(self.node, send)
+        ctx = Context(self.node, send, ai=self.ai)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT or msg.type == WSMsgType.BINARY:
@@ -250,6 +254,12 @@ class RpcServer:
         # set just above so it never cuts in first.
         app = web.Application(client_max_size=self.config.max_body_bytes + 1024)
         app.router.add_route("*", "/", self.http)
+        OpenAiApi(
+            self.ai,
+            host_ok=self._host_ok,
+            cors_headers=self._cors_headers,
+            max_body_bytes=self.config.max_body_bytes,
+        ).add_routes(app)
         return app
 
 
