@@ -24,7 +24,8 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          str(ROOT / "native"), str(ROOT / "packages" / "citrate-crypto"),
          str(ROOT / "packages" / "citrate-contracts"), str(ROOT / "packages" / "citrate-store"),
-         str(ROOT / "packages" / "citrate-node"), str(ROOT / "packages" / "citrate-agent")],
+         str(ROOT / "packages" / "citrate-node"), str(ROOT / "packages" / "citrate-agent"),
+         str(ROOT / "packages" / "citrate-compute")],
         check=True, timeout=1800,
     )  # fmt: skip
     derived = subprocess.run(
@@ -71,4 +72,22 @@ def test_pip_install_in_a_clean_venv(tmp_path: Path) -> None:
     )  # fmt: skip
     assert local.returncode == 1
     assert json.loads(local.stdout)["error"]["type"] == "not_installed"
+    # The compute package installs without its extras (no llama.cpp, torch or Ray): it lends
+    # the CPU when there is no NVIDIA driver, and the runtime names the extra to install.
+    devices = subprocess.run(
+        [str(env_dir / "bin" / "citrate"), "compute", "devices", "--json"],
+        capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert [d["kind"] for d in json.loads(devices.stdout)["devices"]] == ["cpu"]
+    missing = subprocess.run(
+        [str(python), "-c",
+         "from citrate_compute.errors import RuntimeUnavailable\n"
+         "from citrate_compute.runtime import LocalRuntime\n"
+         "try:\n"
+         "    LocalRuntime().chat([{'role': 'user', 'content': 'hi'}])\n"
+         "except RuntimeUnavailable as e:\n"
+         "    print(e)\n"],
+        capture_output=True, text=True, check=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert "citrate-compute[local]" in missing.stdout
     assert sys.prefix != str(env_dir)

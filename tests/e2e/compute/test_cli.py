@@ -214,6 +214,14 @@ def test_a_requester_runs_a_job_from_the_command_line(
     doc = json.loads(run.stdout)
     assert doc["provider"]["jobs_completed"] == 1 and doc["earned_total"] == str(950 * 10**12)
     assert doc["jobs"].get("completed") == 1
+    # What the running agent saw at its last step: the device ledger, not a guess.
+    (device,) = doc["live"]["resources"]["devices"]
+    assert device["id"] == "cpu0" and device["kind"] == "cpu"
+    assert device["reserved"] == 0 and device["running"] == []
+    assert doc["live"]["executor"]["sandbox"]["isolation"]["protects_files"] is True
+    run = compute("provider", "status", "--rpc", devnet.url, "--from", provider.address,
+                  "--data-dir", str(wallet_dir))  # fmt: skip
+    assert "cpu0 (cpu): 50 % lent" in run.stdout and "isolation: uid" in run.stdout
 
     run = compute("withdraw", *common, "--yes", "--password-stdin", stdin=DEV_PASSWORD + "\n")
     assert run.exit_code == 0, run.stderr

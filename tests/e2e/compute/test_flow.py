@@ -210,3 +210,30 @@ def test_agent_refuses_to_start_when_the_config_is_unusable(
             ProviderAgent(market_for(3), content, resources, executor, ProviderConfig())
     finally:
         resources.close()
+
+
+def test_the_provider_closes_the_bidding_itself_once_the_deadline_passes(
+    provider_for: Callable[..., Any],
+    requester: RequesterClient,
+    chain: Chain,
+    addresses: list[str],
+) -> None:
+    """A requester who never calls `assign` still gets the job run: after the bid deadline the
+    bidding provider calls assignBestBid (its open bid otherwise holds a slot and its stake)."""
+    fresh = 13  # a block producer's account, funded here: no other test's state matters
+    chain.devnet.rpc("anvil_setBalance", addresses[fresh], hex(10_000 * 10**18))
+    provider = provider_for(fresh, handler="e2e_handlers:upper")
+    market = requester.market
+    sub = requester.submit("inference", provider.model, prompt="close it", max_price=10**16)
+    assert sub.job_id in provider.step().bids
+    requester_nonce = chain.nonce(addresses[REQUESTER])
+
+    assert sub.job_id not in provider.step().started  # bidding still open: nothing happens
+    assert market.job(sub.job_id).state == JobState.OPEN
+    chain.advance(61)
+    provider.until(lambda: market.job(sub.job_id).state == JobState.REVEALED)
+    job = market.job(sub.job_id)
+    assert job.provider == provider.address and job.price == DEFAULT_COST[JobType.INFERENCE]
+    assert market.provider(provider.address).open_bids == 0
+    assert chain.nonce(addresses[REQUESTER]) == requester_nonce  # the requester sent nothing
+    provider.resources.check()

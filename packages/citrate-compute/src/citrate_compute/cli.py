@@ -76,6 +76,10 @@ JobId = Annotated[int, typer.Argument(help="The ComputeMarket job id.", min=1)]
 # ------------------------------------------------------------------------------ helpers
 
 
+def _article(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def _signer(data_dir: Path | None, address: str | None) -> WalletSigner:
     from citrate_compute.market import WalletSigner
     from citrate_crypto import paths
@@ -487,6 +491,7 @@ def provider_status(
         },
         "skips": {str(k): v.reason for k, v in state.skips.items()},
         "state_file": str(state_path) if state_path.exists() else None,
+        "live": state.live,
     }
     if as_json:
         _print_json(doc)
@@ -506,10 +511,39 @@ def provider_status(
     out.print(f"  earned {_salt(state.earned_total)}; credit to withdraw {_salt(credit)}")
     for k, v in sorted(counts.items()):
         out.print(f"  local {k}: {v}")
+    _print_live(state.live)
     for jid, reason in doc["failures"].items():  # type: ignore[union-attr]
         out.print(f"  job {jid} failed: {escape(str(reason))}")
     for jid, reason in list(doc["skips"].items())[-10:]:  # type: ignore[union-attr]
         out.print(f"  job {jid} skipped: {escape(str(reason))}")
+
+
+def _print_live(live: dict[str, Any]) -> None:
+    """The devices, ledger and holds the running agent recorded at its last step."""
+    import time
+
+    if not live:
+        return
+    age = time.time() - float(live.get("updated_at", 0))
+    out.print(f"  at the agent's last step ({age:.0f} s ago):")
+    sandbox = live.get("executor", {}).get("sandbox", {})
+    if sandbox:
+        isolation = sandbox.get("isolation", {})
+        out.print(f"    isolation: {escape(str(isolation.get('label', 'unknown')))}")
+    resources = live.get("resources", {})
+    if "error" in resources:
+        out.print(f"    devices: {escape(str(resources['error']))}")
+    for dev in resources.get("devices", []):
+        gib = 1024**3
+        out.print(
+            f"    {dev['id']} ({dev['kind']}): {dev['allocation_percent']} % lent, share "
+            f"{dev['share'] / gib:.1f} GiB, reserved {dev['reserved'] / gib:.1f} GiB, free "
+            f"{dev['free'] / gib:.1f} GiB, {len(dev['running'])} running"
+        )
+        if dev.get("held"):
+            out.print(f"      holding new jobs: {escape(str(dev.get('hold_reason')))}")
+        if dev.get("paused_jobs"):
+            out.print(f"      paused jobs: {', '.join(map(str, dev['paused_jobs']))}")
 
 
 # ------------------------------------------------------------------------------ requester
@@ -588,7 +622,7 @@ def submit(
         )
         _approve(
             [
-                f"Post a {spec.job_type.name.lower()} job for model `{escape(model)}` from "
+                f"Post {_article(spec.job_type.name.lower())} job for model `{escape(model)}` from "
                 f"[bold]{signer.address}[/]:",
                 f"  escrow: [bold]{_salt(spec.max_price)}[/] (the winning bid's price is paid on "
                 "completion, 95 % provider / 3 % treasury / 2 % routing; the rest comes back)",

@@ -291,6 +291,9 @@ class ProviderState:
         self.withdrawn_total = 0
         self.latency: dict[str, float] = {}
         self.registered_by_agent = False
+        #: What the running agent saw at its last step (devices, ledger, holds, executor);
+        #: for `citrate compute provider status`, never read back into the agent.
+        self.live: dict[str, Any] = {}
         if path is not None and path.exists():
             self._load(path)
 
@@ -312,6 +315,8 @@ class ProviderState:
         self.withdrawn_total = int(doc.get("withdrawn_total", "0"))
         self.latency = {str(k): float(v) for k, v in doc.get("latency", {}).items()}
         self.registered_by_agent = bool(doc.get("registered_by_agent", False))
+        live = doc.get("live", {})
+        self.live = live if isinstance(live, dict) else {}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -324,6 +329,7 @@ class ProviderState:
             "withdrawn_total": str(self.withdrawn_total),
             "latency": self.latency,
             "registered_by_agent": self.registered_by_agent,
+            "live": self.live,
         }
 
     def save(self) -> None:
@@ -443,8 +449,21 @@ class ProviderAgent:
                 if self.verifier is not None:
                     report.verdicts = [v.to_json() for v in self.verifier.run_once()]
             finally:
+                self._snapshot()
                 self.state.save()
         return report
+
+    def _snapshot(self) -> None:
+        """Record the resources and the executor in the state file, for `provider status`."""
+        try:
+            resources = self.resources.status()
+        except ComputeError as exc:  # telemetry failing must not stop the step's save
+            resources = {"error": exc.message}
+        self.state.live = {
+            "updated_at": time.time(),
+            "resources": resources,
+            "executor": self.executor.describe(),
+        }
 
     def close(self) -> None:
         """Cancel running jobs and release their memory."""
@@ -555,6 +574,28 @@ class ProviderAgent:
                 if job.state != JobState.OPEN and job.provider != self.address:
                     record.status = "lost"
                     record.reason = f"job went to {job.provider} ({job.state.name.lower()})"
+                elif job.state == JobState.OPEN and now > job.bid_deadline:
+                    self._close_bidding(jid, report)
+
+    def _close_bidding(self, jid: int, report: StepReport) -> None:
+        """Assign a job this provider bid on once its bid deadline has passed.
+
+        Anyone may call `assignBestBid` then; until someone does, the bid holds one of this
+        provider's slots and locks its stake, so the provider moves it on itself. The best
+        eligible bid wins, which may be another provider's.
+        """
+        try:
+            receipt = self.market.assign_best_bid(jid)
+        except TransactionReverted as exc:
+            if exc.name != "InvalidJobState":  # someone else assigned it first
+                report.errors.append(f"job {jid}: {exc.message}")
+                log.warning("job %d: could not close the bidding: %s", jid, exc.message)
+            return
+        assigned = [e for e in receipt.events if e.name == "JobAssigned"]
+        if assigned:
+            log.info("job %d: bidding closed, assigned to %s", jid, assigned[0].args["provider"])
+        else:
+            log.info("job %d: expired without an eligible bid (tx %s)", jid, receipt.tx_hash)
 
     def _advance(self, jid: int, record: ProviderJob, now: int, report: StepReport) -> None:
         job = self.market.job(jid)
