@@ -118,7 +118,9 @@ _BIG = b'{"prompt": "' + b"x" * MAX_INPUT_BYTES + b'"}'
         ({"prompt": "x", "max_tokens": "64"}, "`max_tokens` must be an integer, got a string"),
         ({"prompt": "x", "max_tokens": True}, "`max_tokens` must be an integer, got a boolean"),
         ({"prompt": "x", "max_tokens": 0}, "`max_tokens` 0 is outside"),
-        ({"prompt": "x", "max_tokens": 4000}, "passes the 2048-token context window"),
+        ({"prompt": "x", "max_tokens": 4000}, "`max_tokens` 4000 is outside 1..2047"),
+        # Fits the context alone, not with the prompt: only the model's tokenizer can tell.
+        ({"prompt": "x y z", "max_tokens": 2047}, "passes the 2048-token context window"),
         ({"prompt": "x", "temperature": "0"}, "`temperature` must be a number, got a string"),
         ({"prompt": "x", "temperature": 9}, "`temperature` 9.0 is outside 0..2"),
         ({"prompt": "x", "seed": -3}, "`seed` -3 is outside"),
@@ -161,3 +163,27 @@ def test_unknown_models(tmp_path: Path) -> None:
         embedding(_ctx(tmp_path, {"input": "x"}, model="gemma-3-270m"))
     with pytest.raises(UnknownModel, match="configured for this job does not exist"):
         inference(_ctx(tmp_path, {"prompt": "x"}, model=str(tmp_path / "missing.gguf")))
+
+
+@pytest.mark.parametrize(
+    ("job_type", "doc", "message"),
+    [
+        (0, {"prompt": "Hello", "max_tokens": 4096}, "`max_tokens` 4096 is outside 1..2047"),
+        (0, {"messages": [{"role": "tool", "content": "x"}]}, "`messages[0].role` is 'tool'"),
+        (0, {"prompt": "hi", "stop": [""]}, "`stop[0]` must be a non-empty string"),
+        (1, {"input": ["lorem ipsum " * 200]}, "`input[0]` is 802 word pieces"),
+        (1, {"input": []}, "`input` is an empty array"),
+    ],
+)
+def test_validate_input_refuses_before_any_model_loads(
+    job_type: int, doc: dict[str, object], message: str
+) -> None:
+    """What a provider checks before it bids: the runtime would refuse these after assignment."""
+    from citrate_compute.handlers import validate_input
+
+    with pytest.raises(MalformedInput) as refused:
+        validate_input(job_type, json.dumps(doc).encode())
+    assert str(refused.value).startswith(message), str(refused.value)
+    validate_input(
+        job_type, json.dumps({"prompt": "fine"} if job_type == 0 else {"input": "fine"}).encode()
+    )

@@ -216,3 +216,68 @@ def test_a_cost_above_the_price_is_never_bid_and_never_undercut(agent: ProviderA
     agent.config.costs[JobType.INFERENCE] = 10**16
     assert agent.evaluate(_job(max_price=10**16), NOW) == (10**16, 20_000)
     assert isinstance(agent.evaluate(_job(max_price=10**16 - 1), NOW), Skip)
+
+
+def test_a_job_that_ends_on_chain_while_waiting_for_a_slot_leaves_nothing_behind() -> None:
+    """A job queued for a slot that times out on chain meanwhile must not be placed later,
+    holding memory and the slot for nothing (the next job would then miss its deadline).
+    The market and the executor are test doubles: only their answers matter here."""
+    from concurrent.futures import Future
+
+    from citrate_compute.market import Job, JobState, model_id
+    from citrate_compute.provider import ProviderJob, StepReport
+    from citrate_compute.sandbox import TaskResult, TaskSpec
+
+    def job(jid: int, state: JobState) -> Job:
+        z = b"\0" * 32
+        return Job(jid, SOMEONE, state, JobType.INFERENCE, 1, 500, 1000, ME, 600, 300, 300,
+                   "0x" + "00" * 20, 300, NOW - 100, NOW - 10, NOW + 500, NOW + 800, 0, 0,
+                   model_id("gemma-3-270m"), z, 10**18, 10**15, z, z)  # fmt: skip
+
+    class Market:
+        account = ME
+
+        def __init__(self) -> None:
+            self.jobs: dict[int, Job] = {}
+
+        def job(self, jid: int) -> Job:
+            return self.jobs[jid]
+
+    class Executor:
+        def __init__(self) -> None:
+            self.futures: dict[str, Future[TaskResult]] = {}
+
+        def submit(self, spec: TaskSpec) -> Future[TaskResult]:
+            self.futures[spec.job_id] = Future()
+            return self.futures[spec.job_id]
+
+        def cancel(self, job_id: str) -> bool:
+            return True
+
+    config = ProviderConfig(max_concurrent_jobs=2)
+    config.serve("gemma-3-270m")
+    resources = GPUResourceManager(CpuBackend(), allocations=100, max_jobs=1)
+    market, executor = Market(), Executor()
+    agent = ProviderAgent(market, None, resources, executor, config)  # type: ignore[arg-type]
+    doc = json.dumps({"prompt": "hi", "max_tokens": 8}).encode()
+    report = StepReport()
+
+    def assigned(jid: int, at: int) -> None:
+        market.jobs[jid] = job(jid, JobState.ASSIGNED)
+        agent.state.jobs[jid] = ProviderJob(jid, "assigned")
+        agent._inputs[jid] = doc
+        agent._advance(jid, agent.state.jobs[jid], at, report)
+
+    assigned(1, NOW)
+    assigned(2, NOW)  # waits: one job at a time
+    assert agent.state.jobs[1].status == "running" and agent.state.jobs[2].status == "assigned"
+    market.jobs[2] = job(2, JobState.TIMED_OUT)
+    agent._advance(2, agent.state.jobs[2], NOW + 5, report)
+    assert agent.state.jobs[2].status == "timed_out" and resources.job("2") is None
+
+    executor.futures["1"].set_result(TaskResult("1", False, None, "boom", 1, 1.0))
+    agent._advance(1, agent.state.jobs[1], NOW + 10, report)
+    assigned(3, NOW + 20)
+    assert agent.state.jobs[3].status == "running"
+    assert resources.ledger("cpu0")["running"] == 1 and resources.job("3") is not None
+    resources.check()

@@ -8,11 +8,11 @@ import pytest
 from citrate_compute.errors import ComputeValueError
 from citrate_compute.verifier import VerifierConfig, picks
 
-VERIFIER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
-OTHER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+VERIFIER = bytes(range(32))  # a verifier's secret sample key
+OTHER = bytes(32)
 
 
-def test_the_pick_is_deterministic_per_job_and_verifier() -> None:
+def test_the_pick_is_deterministic_per_job_and_secret_key() -> None:
     chosen = [j for j in range(1, 2001) if picks(j, VERIFIER, 0.25)]
     assert chosen == [j for j in range(1, 2001) if picks(j, VERIFIER, 0.25)]
     # About the share, and a different set for another verifier.
@@ -20,6 +20,12 @@ def test_the_pick_is_deterministic_per_job_and_verifier() -> None:
     assert chosen != [j for j in range(1, 2001) if picks(j, OTHER, 0.25)]
     # A larger share keeps every job a smaller one picked.
     assert set(chosen) <= {j for j in range(1, 2001) if picks(j, VERIFIER, 0.5)}
+
+
+def test_each_verifier_draws_its_own_secret_key() -> None:
+    a, b = VerifierConfig(), VerifierConfig()
+    assert len(a.sample_key) == 32 and a.sample_key != b.sample_key
+    assert "sample_key" not in repr(a)
 
 
 def test_share_bounds() -> None:

@@ -297,6 +297,19 @@ class TestAutoLock:
             time.sleep(0.01)
         assert unlocked._contents is None
 
+    def test_an_infinite_timeout_keeps_it_open_until_locked(self, dev_wallet: Wallet) -> None:
+        import math
+
+        now = [1000.0]
+        unlocked = dev_wallet.unlock(GOOD_PASSWORD, idle_timeout=math.inf)
+        assert unlocked._timer is None  # no timer thread to overflow
+        unlocked._clock = lambda: now[0]
+        now[0] += 10 * 365 * 86400
+        assert not unlocked.locked
+        unlocked.sign_hash(dev_wallet.accounts()[0].address, b"\x01" * 32)
+        unlocked.lock()
+        assert unlocked.locked
+
     def test_auto_lock_setting_is_stored(self, dev_wallet: Wallet) -> None:
         dev_wallet.set_auto_lock(GOOD_PASSWORD, 60)
         assert dev_wallet.unlock(GOOD_PASSWORD)._idle_timeout == 60

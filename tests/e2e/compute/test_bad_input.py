@@ -64,14 +64,24 @@ def test_unknown_models_and_oversized_jobs_are_skipped_with_the_reason(
         max_price=10**16,
     )
     cheap = requester.submit("inference", provider.model, prompt="hi", max_price=10**14)
+    slow = requester.submit(
+        "inference",
+        provider.model,
+        document={"prompt": "hi", "max_tokens": 2000},
+        max_price=10**16,
+        exec_window=60,
+    )
     report = provider.step()
+    assert report.skipped[slow.job_id].startswith(
+        "cannot finish this input within the 60 s execution window"
+    )
     assert report.skipped[unknown.job_id] == f"unknown model 0x{model_id('no-such-model').hex()}"
     assert (
         "the job needs 1000000000000000 bytes, more than this provider's largest share"
         in (report.skipped[huge.job_id])
     )
     assert "below this provider's cost" in report.skipped[cheap.job_id]
-    for sub in (unknown, huge, cheap):
+    for sub in (unknown, huge, cheap, slow):
         assert requester.market.bids(sub.job_id) == []
     # Skips are persisted with their reasons, and permanent skips are not looked at again.
     saved = provider.agent.state.to_json()["skips"]
@@ -92,14 +102,19 @@ def test_unknown_models_and_oversized_jobs_are_skipped_with_the_reason(
     refusals = provider.resources.refusals()
     assert refusals[-1].job_id == str(fits.job_id) and refusals[-1].refund
     provider.resources.check()
+    # Past the deadline the provider settles its own failure: the requester, who sends
+    # nothing, is refunded with the slash, and the slot and stake are free again.
     chain.advance(601)
     credit = requester.market.credit_of(requester.market.account)
-    requester.timeout(fits.job_id)
+    nonce = chain.nonce(requester.market.account)
+    provider.step()
     job = requester.market.job(fits.job_id)
-    assert job.state == JobState.TIMED_OUT
+    assert job.state == JobState.TIMED_OUT and provider.job(fits.job_id).status == "timed_out"
+    assert chain.nonce(requester.market.account) == nonce
+    assert requester.market.provider(provider.address).active_jobs == 0
     slashed = MIN_PROVIDER_STAKE * 500 // 10_000
     assert requester.market.credit_of(requester.market.account) - credit == 10**16 + slashed
-    for sub in (unknown, huge, cheap):
+    for sub in (unknown, huge, cheap, slow):
         requester.cancel(sub.job_id)
 
 

@@ -11,6 +11,7 @@ which could show secrets held in local variables, is ever printed.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -65,8 +66,8 @@ PasswordStdin = Annotated[
     bool,
     typer.Option(
         "--password-stdin",
-        help="Read answers from standard input, one a line: the approval (unless --yes), then "
-        "the wallet password.",
+        help="Read answers from standard input, one a line: each approval asked (unless --yes), "
+        "then the wallet password.",
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -382,8 +383,23 @@ def provider_start(
                 yes,
                 inp,
             )
-        # The agent signs for as long as it runs: keep the wallet open (a day idle at most).
-        _unlock(signer, inp, idle_timeout=24 * 3600)
+        if config.verification_share > 0:
+            # Disputes move value on their own: say so and ask, on every start.
+            _approve(
+                [
+                    f"Verify other providers' results as {signer.address}: re-execute "
+                    f"{config.verification_share:.0%} of tier-1 jobs (all tier-2 jobs) and, on a "
+                    "mismatch, open a dispute with a [bold]10 SALT[/] bond each (lost if the "
+                    "arbiter rules the result correct; needs the VERIFIER_ROLE).",
+                ],
+                yes,
+                inp,
+            )
+        # The agent is a service that signs for as long as it runs (a quiet day must not stop
+        # it): the wallet stays open until it stops, and the keys held in this process are kept
+        # from other processes of the same user (no ptrace attach, no core dump).
+        _not_dumpable()
+        _unlock(signer, inp, idle_timeout=math.inf)
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
         )
@@ -418,6 +434,23 @@ def provider_start(
         market.close()
         content.close()
     err.print("stopped")
+
+
+def _not_dumpable() -> None:
+    """prctl(PR_SET_DUMPABLE, 0): no core dumps, and same-user processes (a job in the `none`
+    sandbox mode, say) cannot ptrace this one to read the unlocked keys. Linux only."""
+    import ctypes
+    import ctypes.util
+    import logging
+
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    pr_set_dumpable = 4
+    if libc.prctl(pr_set_dumpable, 0, 0, 0, 0) != 0:
+        logging.getLogger("citrate_compute.cli").warning(
+            "could not mark the provider non-dumpable (errno %d)", ctypes.get_errno()
+        )
 
 
 def _build_runtime(
@@ -530,6 +563,8 @@ def _print_live(live: dict[str, Any]) -> None:
     if sandbox:
         isolation = sandbox.get("isolation", {})
         out.print(f"    isolation: {escape(str(isolation.get('label', 'unknown')))}")
+        for gap in isolation.get("gaps", []):
+            out.print(f"      not enforced: {escape(str(gap))}")
     resources = live.get("resources", {})
     if "error" in resources:
         out.print(f"    devices: {escape(str(resources['error']))}")

@@ -23,6 +23,7 @@ Every wrong document is refused with `MalformedInput` naming the field and what 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -37,8 +38,10 @@ from citrate_compute.runtime import (
     DEFAULT_MAX_TOKENS,
     EMBEDDING_ALIASES,
     EMBEDDING_DIMS,
+    EMBEDDING_MAX_TOKENS,
     MAX_EMBED_TEXTS,
     MAX_SEED,
+    N_CTX,
     ChatResult,
     LocalRuntime,
     _check_stop,
@@ -204,7 +207,8 @@ def _inference_request(raw: bytes, default_seed: int) -> tuple[dict[str, Any], d
             hint=f'send {example}, or {{"prompt": "text to continue"}}',
         )
     settings: dict[str, Any] = {
-        "max_tokens": _integer(doc, "max_tokens", DEFAULT_MAX_TOKENS, 1, 1 << 20),
+        # Never more than the context window: such a job could only fail after assignment.
+        "max_tokens": _integer(doc, "max_tokens", DEFAULT_MAX_TOKENS, 1, N_CTX - 1),
         "temperature": _number(doc, "temperature", 0.0),
         "top_p": _number(doc, "top_p", 1.0),
         "seed": _integer(doc, "seed", default_seed, 0, MAX_SEED),
@@ -258,7 +262,38 @@ def _embedding_texts(raw: bytes) -> list[str]:
             raise MalformedInput(f"`input[{i}]` must be a string, got {_json_type(text)}")
         if not text:
             raise MalformedInput(f"`input[{i}]` is an empty string", hint="leave it out")
+    _check_word_pieces(texts)
     return texts
+
+
+@functools.cache
+def _minilm_tokenizer() -> Any:
+    """MiniLM's own tokenizer (the `tokenizers` library, no model weights), or None."""
+    try:
+        from tokenizers import Tokenizer
+
+        from citrate_compute.runtime import _minilm_path
+
+        tokenizer = Tokenizer.from_file(str(_minilm_path() / "tokenizer.json"))
+    except Exception:  # not installed or unreadable: the handler itself will say so
+        return None
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _check_word_pieces(texts: list[str]) -> None:
+    """Refuse texts MiniLM cannot read whole, as the runtime will (without loading PyTorch)."""
+    tokenizer = _minilm_tokenizer()
+    if tokenizer is None:
+        return
+    for i, encoding in enumerate(tokenizer.encode_batch(texts)):
+        if len(encoding.ids) > EMBEDDING_MAX_TOKENS:
+            raise MalformedInput(
+                f"`input[{i}]` is {len(encoding.ids)} word pieces; "
+                f"`{DEFAULT_EMBEDDING_MODEL}` reads at most {EMBEDDING_MAX_TOKENS}",
+                hint="split the text into shorter passages (about 150 words each)",
+            )
 
 
 def validate_input(job_type: int, raw: bytes) -> None:

@@ -73,6 +73,7 @@ from citrate_compute.market import (
     format_salt,
     model_id,
 )
+from citrate_compute.runtime import DEFAULT_MAX_TOKENS
 
 if TYPE_CHECKING:
     from citrate_compute.executors import Executor
@@ -130,10 +131,13 @@ class ProviderConfig:
         latency_ms: latency estimate per job type before there is history.
         latency_margin: the estimate times this must fit the execution window.
         commit_margin_s: seconds kept free before the execution deadline for upload + commit.
+        ms_per_token / ms_per_text: how long one generated token / one embedded text takes
+            here; an input's own size gives a floor for its latency estimate, so a large job
+            that cannot finish in its window is skipped instead of won and timed out.
         handlers: operator-chosen handler per job type (`module:function`), passed to the
             executor; never taken from a requester.
         seed: seed for deterministic settings when the input names none.
-        state_dir: where the state file lives (0700).
+        state_dir: where the state file lives (0700; default: `DATA_DIR/compute`).
         poll_interval: seconds between steps of `run_forever`.
         withdraw_min: withdraw credits once they reach this many wei (0: any credit).
         verification_share: re-execute this share (0-1) of other providers' tier-1 jobs
@@ -152,6 +156,8 @@ class ProviderConfig:
     latency_ms: dict[JobType, int] = field(default_factory=lambda: dict(DEFAULT_LATENCY_MS))
     latency_margin: float = 2.0
     commit_margin_s: int = 20
+    ms_per_token: float = 100.0
+    ms_per_text: float = 150.0
     handlers: dict[JobType, str] = field(default_factory=dict)
     seed: int = 0
     state_dir: Path | None = None
@@ -392,10 +398,14 @@ class ProviderAgent:
         self.executor = executor
         self.config = config
         self.address = market.account
-        path = None
-        if config.state_dir is not None:
-            path = Path(config.state_dir) / f"provider-{self.address.lower()}.json"
-        self.state = ProviderState(path)
+        # The state holds the commit nonces: without it a restarted provider cannot reveal and
+        # is slashed, so there is always a file (by default in the Citrate data directory).
+        state_dir = config.state_dir
+        if state_dir is None:
+            from citrate_crypto import paths
+
+            state_dir = paths.data_dir(None) / "compute"
+        self.state = ProviderState(Path(state_dir) / f"provider-{self.address.lower()}.json")
         self._running: dict[int, _Running] = {}
         self._inputs: dict[int, bytes] = {}  # inputs of jobs waiting for memory or a slot
         self._outputs: dict[int, bytes] = {}  # results whose upload failed (store down)
@@ -600,6 +610,7 @@ class ProviderAgent:
     def _advance(self, jid: int, record: ProviderJob, now: int, report: StepReport) -> None:
         job = self.market.job(jid)
         if job.provider != self.address:
+            self._forget_running(jid)
             record.status, record.reason = "lost", f"assigned to {job.provider}"
             return
         record.job_type = job.job_type.name.lower()
@@ -647,7 +658,11 @@ class ProviderAgent:
                 self._fail(jid, record, "did not finish before the execution deadline", report)
             return
         if record.status == "failed":
-            return  # recorded; the requester times the job out and is refunded
+            # Recorded. Once the deadline has passed, settle it: the requester gets the escrow
+            # (and the slash) back now, and the job stops holding this provider's slot and stake.
+            if now > job.exec_deadline:
+                self._time_out_own(jid, record, report)
+            return
         output = self._outputs.get(jid)
         if output is not None:
             if now > job.exec_deadline - self.config.commit_margin_s:
@@ -664,6 +679,18 @@ class ProviderAgent:
             self._fail(jid, record, "assigned too late to finish before the deadline", report)
             return
         self._start(job, record, now, report)
+
+    def _time_out_own(self, jid: int, record: ProviderJob, report: StepReport) -> None:
+        """Call `timeoutJob` on a job this provider failed (anyone may, after the deadline)."""
+        try:
+            receipt = self.market.timeout_job(jid)
+        except TransactionReverted as exc:
+            if exc.name != "InvalidJobState":  # the requester was faster: nothing to do
+                report.errors.append(f"job {jid}: {exc.message}")
+            return
+        self._forget_running(jid)
+        record.status = "timed_out"
+        log.info("job %d: timed out on chain, the requester refunded (tx %s)", jid, receipt.tx_hash)
 
     def _start(self, job: Job, record: ProviderJob, now: int, report: StepReport) -> None:
         jid = job.job_id
@@ -823,9 +850,13 @@ class ProviderAgent:
         )
 
     def _forget_running(self, jid: int) -> None:
+        """Drop everything held for `jid`: a running task, or a job still waiting for memory
+        or a slot (queued in the resource manager with its input kept here)."""
         running = self._running.pop(jid, None)
+        waiting = self._inputs.pop(jid, None)
         if running is not None:
             self.executor.cancel(str(jid))
+        if running is not None or waiting is not None:
             self._release(jid, reason="stopped")
 
     def _learn_latency(self, job_type: JobType, duration_s: float) -> None:
@@ -833,6 +864,17 @@ class ProviderAgent:
         ms = duration_s * 1000.0
         old = self.state.latency.get(key)
         self.state.latency[key] = ms if old is None else 0.7 * old + 0.3 * ms
+
+    def _work_ms(self, job_type: JobType, doc: dict[str, Any]) -> int:
+        """Time the input's own size needs (tokens to generate, texts to embed), in ms."""
+        if job_type == JobType.INFERENCE:
+            tokens = doc.get("max_tokens", DEFAULT_MAX_TOKENS)
+            units = tokens if isinstance(tokens, int) else DEFAULT_MAX_TOKENS
+            return int(units * self.config.ms_per_token)
+        if job_type == JobType.EMBEDDING:
+            texts = doc.get("input", [])
+            return int((len(texts) if isinstance(texts, list) else 1) * self.config.ms_per_text)
+        return 0
 
     def estimated_latency_ms(self, job_type: JobType) -> int:
         """The agent's latency estimate: its own history, else the configured default."""
@@ -927,6 +969,20 @@ class ProviderAgent:
         except ContentError as exc:
             self._skip(jid, Skip(exc.message, False), report)
             return
+        work_ms = self._work_ms(job.job_type, doc)
+        window_ms = (job.exec_window - self.config.commit_margin_s) * 1000
+        if work_ms * self.config.latency_margin > window_ms:
+            self._skip(
+                jid,
+                Skip(
+                    f"cannot finish this input within the {job.exec_window} s execution window "
+                    f"(about {work_ms} ms of work x {self.config.latency_margin:g})",
+                    True,
+                ),
+                report,
+            )
+            return
+        latency = min(max(latency, work_ms), job.exec_window * 1000)
         share = self._largest_share(job.job_type)
         if memory > share:
             self._skip(

@@ -306,6 +306,21 @@ class Isolation:
         """Whether another job's directory and the provider's private files are out of reach."""
         return self.mode == "uid" or (self.mode == "userns" and self.mount_ns)
 
+    @property
+    def gaps(self) -> list[str]:
+        """What this mode does not enforce (shown to operators; see the module docstring)."""
+        gaps = ["no PID namespace; disk is capped per file, memory by address space"]
+        if self.mode != "uid":
+            gaps.append(
+                "a job runs as the provider's user: it can signal (stop or kill) the provider's "
+                "processes and other jobs, and a process that calls setsid can outlive the job"
+            )
+        if not self.protects_files:
+            gaps.append("a job can read every file the provider's user can")
+        if not self.net_ns:
+            gaps.append("jobs have network access")
+        return gaps
+
     def describe(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
@@ -313,6 +328,7 @@ class Isolation:
             "mount_namespace": self.mount_ns,
             "network_namespace": self.net_ns,
             "protects_files": self.protects_files,
+            "gaps": self.gaps,
             "notes": list(self.notes),
         }
 

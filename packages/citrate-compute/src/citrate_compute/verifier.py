@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from citrate_compute.content import (
@@ -67,6 +67,8 @@ class VerifierConfig:
         timeout_s: longest a re-execution may run.
         dispute: open a dispute on a mismatch (False: only record it).
         seed: seed when the input names none.
+        sample_key: the secret that decides which tier-1 jobs are re-executed (random per
+            run unless given; never shared, never logged).
     """
 
     share: float = 0.1
@@ -76,6 +78,7 @@ class VerifierConfig:
     timeout_s: float = 600.0
     dispute: bool = True
     seed: int = 0
+    sample_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     def validate(self) -> None:
         if not 0.0 <= self.share <= 1.0:
@@ -113,13 +116,17 @@ class _Pending:
     memory: int = 0
 
 
-def picks(job_id: int, verifier: str, share: float) -> bool:
-    """Whether `verifier` spot-checks `job_id` at `share` (deterministic)."""
+def picks(job_id: int, key: bytes, share: float) -> bool:
+    """Whether the verifier holding the secret `key` spot-checks `job_id` at `share`.
+
+    Deterministic for one key, unpredictable without it: a provider cannot tell before it
+    bids (or before it decides how carefully to run a job) which jobs will be re-executed.
+    """
     if share >= 1.0:
         return True
     if share <= 0.0:
         return False
-    digest = keccak(abi_encode(["uint256", "address"], [job_id, verifier]))
+    digest = keccak(key + job_id.to_bytes(32, "big"))
     return int.from_bytes(digest[:8], "big") < int(share * 2**64)
 
 
@@ -165,8 +172,7 @@ class Verifier:
             return True
         if job.verification_tier == 0:
             return False
-        me = self.address or "0x" + "00" * 20
-        return picks(job.job_id, me, self.config.share)
+        return picks(job.job_id, self.config.sample_key, self.config.share)
 
     # -------------------------------------------------------------------- one job
 

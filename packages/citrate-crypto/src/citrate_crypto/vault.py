@@ -16,6 +16,7 @@ and checks it against the policy.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import threading
 import time
@@ -600,6 +601,9 @@ class UnlockedWallet:
         # nobody touches the wallet again.
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
+        if math.isinf(self._idle_timeout):
+            return  # a service (the compute provider) keeps it open until it locks it
         self._timer = threading.Timer(self._idle_timeout, self._on_timer)
         self._timer.daemon = True
         self._timer.start()

@@ -55,8 +55,9 @@ log = logging.getLogger("citrate.ai")
 
 #: AI requests in progress or waiting at once; more get 429.
 MAX_PENDING = 16
-#: Threads that run models: one generation and one embedding can run side by side.
-WORKERS = 2
+#: Threads per model kind (chat, embedding): a model runs one call at a time, so requests for
+#: one kind queue on its own pool and never take the other kind's thread.
+WORKERS = 1
 INSTALL_HINT = "pip install 'citrate-node[ai]' (citrate-compute with its `local` and `ml` extras)"
 OWNED_BY = "citrate"
 _IGNORED_CHAT_FIELDS = frozenset(
@@ -346,7 +347,7 @@ class AiService:
         self.max_pending = max_pending
         self._runtime: Any = None
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pools: dict[str, ThreadPoolExecutor] = {}
         self._pending = 0
         self._closing = threading.Event()
 
@@ -370,14 +371,17 @@ class AiService:
                 self._runtime = module.LocalRuntime(gguf=self.gguf, n_threads=self.n_threads)
             return self._runtime
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _executor(self, kind: str) -> ThreadPoolExecutor:
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="citrate-ai")
-            return self._pool
+            pool = self._pools.get(kind)
+            if pool is None:
+                pool = self._pools[kind] = ThreadPoolExecutor(
+                    WORKERS, thread_name_prefix=f"citrate-ai-{kind}"
+                )
+            return pool
 
-    async def _run(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor(), fn)
+    async def _run(self, kind: str, fn: Callable[[], Any]) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor(kind), fn)
 
     def _acquire(self) -> None:
         # Counted on the event loop's thread only, so no lock.
@@ -402,8 +406,8 @@ class AiService:
         """Stop running generations (at their next token) and the thread pool."""
         self._closing.set()
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
 
     # -- models -----------------------------------------------------------------------------
@@ -468,7 +472,7 @@ class AiService:
         try:
             # Loads the model on first use and renders the prompt: off the event loop too.
             return await self._run(
-                lambda: runtime.chat_stream(request.messages, **request.settings())
+                "chat", lambda: runtime.chat_stream(request.messages, **request.settings())
             )
         except AiError:
             raise
@@ -482,7 +486,7 @@ class AiService:
             stream = await self._open_stream(request)
             cancel = threading.Event()
             try:
-                result = await self._run(lambda: self._drain(stream, cancel))
+                result = await self._run("chat", lambda: self._drain(stream, cancel))
             except asyncio.CancelledError:
                 cancel.set()
                 raise
@@ -546,7 +550,7 @@ class AiService:
                 )
         self._acquire()
         try:
-            return await self._run(lambda: runtime.embeddings(texts))
+            return await self._run("embedding", lambda: runtime.embeddings(texts))
         except AiError:
             raise
         except Exception as exc:
@@ -691,7 +695,7 @@ class ChunkStream:
             except Exception as exc:  # reported in the stream, where OpenAI reports errors
                 put(("error", exc))
 
-        self._future = loop.run_in_executor(self._service._executor(), produce)
+        self._future = loop.run_in_executor(self._service._executor("chat"), produce)
         yield self._chunk({"role": "assistant", "content": ""}, None)
         while True:
             kind, value = await queue.get()
