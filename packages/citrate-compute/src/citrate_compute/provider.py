@@ -32,9 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import secrets
-import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -74,6 +72,7 @@ from citrate_compute.market import (
     model_id,
 )
 from citrate_compute.runtime import DEFAULT_MAX_TOKENS
+from citrate_crypto._files import atomic_write
 
 if TYPE_CHECKING:
     from citrate_compute.executors import Executor
@@ -258,32 +257,6 @@ class Skip:
     at: float = field(default_factory=time.time)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        path.parent.chmod(0o700)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 class ProviderState:
     """The agent's persistent state: one JSON file, written atomically, mode 0600."""
 
@@ -340,7 +313,7 @@ class ProviderState:
 
     def save(self) -> None:
         if self.path is not None:
-            _atomic_write(self.path, json.dumps(self.to_json(), indent=1).encode())
+            atomic_write(self.path, json.dumps(self.to_json(), indent=1).encode())
 
 
 @dataclass
