@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from citrate_compute.errors import DuplicateJob
-from citrate_compute.executors import Executor
+from citrate_compute.executors import Executor, RayExecutor
 from citrate_compute.jobs import JobType
 from citrate_compute.sandbox import Sandbox, SandboxConfig, TaskResult, TaskSpec
 
@@ -219,3 +219,10 @@ def test_a_job_id_runs_once_at_a_time(executor: Executor, make_task, sandbox_con
     assert future.result(timeout=RESULT_TIMEOUT).killed == "cancelled"
     again = run(executor, make_task("echo", job_id=spec.job_id))
     assert again.ok, again.error
+
+
+def test_ray_workers_use_this_environment_not_uv_run(ray_executor: RayExecutor) -> None:
+    """Under `uv run` (as `make test` runs pytest) Ray would start its workers with `uv run`,
+    re-syncing the project in each: they hung past Ray's registration timeout on CI."""
+    context = ray_executor._ray.get_runtime_context()
+    assert "py_executable" not in (context.runtime_env or {})

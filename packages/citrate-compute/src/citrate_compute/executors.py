@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -268,6 +269,11 @@ class RayExecutor(Executor):
         cpus_per_task: float | None = None,
         init_kwargs: dict[str, Any] | None = None,
     ) -> None:
+        # Ray starts its workers with `uv run …` when the driver runs under `uv run` (its "uv
+        # run runtime env", on by default), so every worker re-syncs the project: minutes, or a
+        # hang on uv's lock while the driver's own `uv run` holds it. The workers must use this
+        # interpreter and environment as they are. Read when Ray is imported.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         try:
             import ray
         except ImportError as exc:
