@@ -345,6 +345,10 @@ class RayExecutor(Executor):
         else:
             if not isinstance(result, TaskResult):
                 result = _failed(spec, "the Ray task returned no result", duration=elapsed)
+            elif entry.cancelled and not result.ok:
+                # Ray's cancel interrupts the task wherever it is; whatever the sandbox then
+                # reported (interrupted, killed), the job ended because it was cancelled.
+                result = replace(result, error="cancelled", killed="cancelled")
         _resolve(entry.future, result)
 
     def cancel(self, job_id: str) -> bool:
